@@ -1,0 +1,204 @@
+"""The one settings object, and the only reader of the environment.
+
+Settings come from environment variables and an optional `.env` file, are validated
+once at start, and are then passed inward as a plain value. Problems are reported one
+readable line per variable, never with the value itself (it may be the API key).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from log_ingestion.errors import ConfigError
+
+REGIONS = ("us", "us2", "us3", "eu", "ca", "au", "ap")
+COMPRESSIONS = ("snappy", "zstd", "gzip", "lz4", "none")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
+_UNIT_MS = {
+    "ms": 1,
+    "s": 1_000,
+    "sec": 1_000,
+    "m": 60_000,
+    "min": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "w": 604_800_000,
+}
+
+
+def parse_duration_ms(text: str) -> int:
+    """`90s`, `15m`, `1h`, `7d`, `250ms` -> milliseconds. A bare number means seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 1h, 7d)")
+    number, unit = match.groups()
+    return int(float(number) * _UNIT_MS[(unit or "s").lower()])
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost and any address in 127.0.0.0/8 or ::1."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(url: str) -> str:
+    """Accept `https://` anywhere and `http://` only to loopback; return it without a trailing /."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            "must be an absolute http(s) URL such as https://us.rest.logs.insight.rapid7.com"
+        )
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError("plain http is refused except to localhost/127.0.0.1; use https://")
+    return url.rstrip("/")
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told. Names are the environment variables, upper-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    rapid7_api_key: SecretStr | None = None
+    rapid7_api_key_file: Path | None = None
+    rapid7_api_endpoint: str | None = None
+    rapid7_region: Literal["us", "us2", "us3", "eu", "ca", "au", "ap"] = "us"
+    rapid7_log_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    rapid7_query: str = ""
+    rapid7_ca_bundle: Path | None = None
+
+    output_dir: str = ""
+    state_dir: str | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    batch_size: int = Field(default=5_000, ge=1, le=1_000_000)
+    row_group_rows: int = Field(default=128_000, ge=1_000)
+    per_page: int = Field(default=500, ge=1, le=500)
+    rate_limit: int = Field(default=60, ge=1, description="API requests per minute, all queries")
+    retry_attempts: int = Field(default=3, ge=0, le=20)
+    retry_wait_initial: float = Field(default=0.5, ge=0)
+    retry_wait_max: float = Field(default=30.0, ge=0)
+    parquet_compression: Literal["snappy", "zstd", "gzip", "lz4", "none"] = "snappy"
+    request_timeout: float = Field(default=30.0, gt=0)
+    poll_interval: float = Field(default=1.0, ge=0)
+    max_poll_wait: float = Field(default=300.0, gt=0)
+    window_size: str = "1h"
+    concurrency: int = Field(default=4, ge=1, le=64)
+    start_time: str = "7d"
+    follow_lag: str = "5m"
+    verify_counts: bool = True
+
+    @field_validator("rapid7_log_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rapid7_region", "parquet_compression", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("rapid7_api_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return check_endpoint(value) if value else None
+
+    @field_validator("window_size", "follow_lag")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if parse_duration_ms(value) <= 0:
+            raise ValueError("must be longer than zero")
+        return value
+
+    @model_validator(mode="after")
+    def _key_from_file(self) -> Settings:
+        if self.rapid7_api_key is None and self.rapid7_api_key_file is not None:
+            try:
+                secret = self.rapid7_api_key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"RAPID7_API_KEY_FILE cannot be read ({exc.strerror})") from None
+            self.rapid7_api_key = SecretStr(secret)
+        return self
+
+    @property
+    def endpoint(self) -> str:
+        return (
+            self.rapid7_api_endpoint or f"https://{self.rapid7_region}.rest.logs.insight.rapid7.com"
+        )
+
+    @property
+    def window_ms(self) -> int:
+        return parse_duration_ms(self.window_size)
+
+    @property
+    def follow_lag_ms(self) -> int:
+        return parse_duration_ms(self.follow_lag)
+
+    @property
+    def resolved_state_dir(self) -> str:
+        return self.state_dir or f"{self.output_dir.rstrip('/')}/_state"
+
+
+def _describe(error: ErrorDetails) -> str:
+    """One line for one problem: the variable, what is wrong. Never the value."""
+    name = "_".join(part for part in error["loc"] if isinstance(part, str)).upper() or "settings"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{name}: {message}"
+
+
+def load_settings(
+    *, require_key: bool = True, require_output: bool = False, **overrides: object
+) -> Settings:
+    """Read and validate the configuration; raise ConfigError with one line per problem."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = [_describe(error) for error in exc.errors(include_input=False)]
+        raise ConfigError("\n".join(lines)) from None
+    problems = []
+    if require_key and (
+        settings.rapid7_api_key is None or not settings.rapid7_api_key.get_secret_value()
+    ):
+        problems.append(
+            "RAPID7_API_KEY: required; set it in the environment, .env, or RAPID7_API_KEY_FILE"
+        )
+    if require_output and not settings.output_dir:
+        problems.append("OUTPUT_DIR: required; set it to the folder where Parquet files go")
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return settings

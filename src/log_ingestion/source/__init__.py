@@ -1,0 +1,17 @@
+"""The Rapid7 Log Search client: the source end of the pipeline."""
+
+from log_ingestion.source.client import (
+    ClientOptions,
+    LogSearchClient,
+    QueryTimeoutError,
+    RequestRecord,
+)
+from log_ingestion.source.ratelimit import RateLimiter
+
+__all__ = [
+    "ClientOptions",
+    "LogSearchClient",
+    "QueryTimeoutError",
+    "RateLimiter",
+    "RequestRecord",
+]

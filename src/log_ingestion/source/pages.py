@@ -1,0 +1,97 @@
+"""Pure reading of Log Search response bodies: links, completion, events.
+
+Hrefs are followed exactly as the server gives them; nothing here builds a URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from log_ingestion.errors import ApiError
+from log_ingestion.models import EventPage
+
+Body = Mapping[str, Any]
+
+
+def find_link(body: Body, rel: str) -> str | None:
+    """The href of the first link whose `rel` matches, case-insensitively (`Self` or `self`)."""
+    links = body.get("links")
+    if not isinstance(links, list):
+        return None
+    wanted = rel.lower()
+    for link in links:
+        if isinstance(link, Mapping) and str(link.get("rel", "")).lower() == wanted:
+            href = link.get("href")
+            if isinstance(href, str) and href:
+                return href
+    return None
+
+
+def is_running(body: Body) -> bool:
+    """A query is still running while it has a Self link and its progress is below 100.
+
+    Completion is read from the body, never from the status code: polls answer 200
+    both while running and when done.
+    """
+    if find_link(body, "self") is None:
+        return False
+    progress = body.get("progress")
+    return not (isinstance(progress, int | float) and progress >= 100)
+
+
+def _labels(raw: object) -> list[str]:
+    if not isinstance(raw, list):
+        return []
+    labels = []
+    for label in raw:
+        if isinstance(label, Mapping):
+            labels.append(str(label.get("name") or label.get("id") or ""))
+        else:
+            labels.append(str(label))
+    return labels
+
+
+def _sequence_number(event: Mapping[str, Any]) -> int:
+    """The exact sequence number: `sequence_number_str` first, as the numeric field may be rounded."""
+    text = event.get("sequence_number_str")
+    if isinstance(text, str) and text.isdigit():
+        return int(text)
+    number = event.get("sequence_number")
+    if isinstance(number, int):
+        return number
+    raise ApiError(
+        "an event has no usable sequence_number_str; the response is not a Log Search page"
+    )
+
+
+def events_of(body: Body) -> EventPage:
+    """Split a completed page's `events` into columns, keeping every field exact."""
+    page = EventPage()
+    events = body.get("events") or []
+    if not isinstance(events, list):
+        raise ApiError(
+            "the response's `events` is not a list; the response is not a Log Search page"
+        )
+    for event in events:
+        message = event.get("message")
+        page.timestamps.append(int(event["timestamp"]))
+        page.sequence_numbers.append(_sequence_number(event))
+        page.log_ids.append(str(event.get("log_id", "")))
+        page.messages.append(message if isinstance(message, str) else str(message or ""))
+        page.labels.append(_labels(event.get("labels")))
+    return page
+
+
+def statistics_count(body: Body) -> int:
+    """The total of a completed `calculate(count)` query."""
+    statistics = body.get("statistics")
+    if not isinstance(statistics, Mapping):
+        raise ApiError("a count query finished without `statistics`")
+    count = statistics.get("count")
+    if isinstance(count, int | float):
+        return int(count)
+    stats = statistics.get("stats", {}).get("global_timeseries", {})
+    if isinstance(stats, Mapping) and isinstance(stats.get("count"), int | float):
+        return int(stats["count"])
+    raise ApiError("a count query finished without a count in `statistics`")

@@ -1,0 +1,76 @@
+"""A client-side limiter shared by every request of a run (polls and Next fetches too).
+
+It spaces requests evenly at `per_minute`, so a budget that matches the server's never
+earns a 429, and it pauses everyone when the server says its budget is spent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+EPOCH_SECONDS_THRESHOLD = 1_000_000_000
+
+
+def reset_delay(reset: str | None, *, now: float | None = None) -> float | None:
+    """Seconds until `X-RateLimit-Reset`: values above 10^9 are epoch seconds, smaller a delta."""
+    if reset is None:
+        return None
+    try:
+        value = float(reset)
+    except ValueError:
+        return None
+    if value > EPOCH_SECONDS_THRESHOLD:
+        value -= time.time() if now is None else now
+    return max(0.0, value)
+
+
+class RateLimiter:
+    """Even spacing at `per_minute` requests, plus server-driven pauses."""
+
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._interval = 60.0 / per_minute
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next_slot = clock()
+        self._paused_until = 0.0
+        self.waited_seconds = 0.0
+
+    def acquire(self) -> None:
+        """Block until this caller may send one request."""
+        with self._lock:
+            now = self._clock()
+            slot = max(self._next_slot, now, self._paused_until)
+            self._next_slot = slot + self._interval
+            delay = slot - now
+            self.waited_seconds += delay
+        if delay > 0:
+            self._sleep(delay)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every caller back for `seconds` (a 429's Retry-After, or a spent budget)."""
+        if seconds <= 0:
+            return
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def observe(self, remaining: str | None, reset: str | None) -> None:
+        """Read the server's rate-limit headers; pause when its budget is spent."""
+        if remaining is None:
+            return
+        try:
+            left = int(remaining)
+        except ValueError:
+            return
+        if left <= 0:
+            delay = reset_delay(reset)
+            if delay:
+                self.pause(delay)
