@@ -1,0 +1,37 @@
+"""Times given on the command line: ISO 8601, epoch milliseconds, `now`, or `24h`/`7d` ago."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from log_ingestion.config import parse_duration_ms
+from log_ingestion.errors import ConfigError
+
+EPOCH_MS_DIGITS = 11  # epoch milliseconds have at least 11 digits since 1973
+
+
+def parse_time(text: str, *, now_ms: int, option: str = "--from") -> int:
+    """Epoch milliseconds for `text`; a relative duration counts back from `now_ms`."""
+    value = text.strip()
+    if value.lower() == "now":
+        return now_ms
+    if value.isdigit() and len(value) >= EPOCH_MS_DIGITS:
+        return int(value)
+    try:
+        return now_ms - parse_duration_ms(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"{option}: cannot read {text!r}; use ISO 8601 (2026-01-01T00:00:00Z), "
+            "epoch milliseconds, `now`, or a duration ago such as 24h or 7d"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def format_ms(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

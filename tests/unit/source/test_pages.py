@@ -1,0 +1,81 @@
+"""Reading response bodies: links, completion, exact events."""
+
+import pytest
+
+from log_ingestion.errors import ApiError
+from log_ingestion.source.pages import events_of, find_link, is_running, statistics_count
+
+SELF = {"rel": "Self", "href": "https://x/query/abc:1:"}
+
+
+def test_find_link_matches_rel_case_insensitively():
+    """`self` and `Self` are the same link."""
+    body = {"links": [{"rel": "self", "href": "https://x/q/1"}]}
+    assert find_link(body, "Self") == "https://x/q/1"
+
+
+def test_find_link_dispatches_on_rel_not_position():
+    """The Next link is found wherever it stands in the list."""
+    body = {"links": [SELF, {"rel": "Next", "href": "https://x/next"}]}
+    assert find_link(body, "next") == "https://x/next"
+
+
+def test_find_link_without_links_is_none():
+    """The last page has no `links` key at all."""
+    assert find_link({"events": []}, "next") is None
+
+
+def test_running_while_self_link_and_progress_below_100():
+    """Completion is read from the body: a Self link with progress 40 is running."""
+    assert is_running({"progress": 40, "links": [SELF]})
+
+
+def test_done_when_progress_reaches_100():
+    """Progress 100 means done even if a Self link lingers."""
+    assert not is_running({"progress": 100, "links": [SELF]})
+
+
+def test_done_without_self_link():
+    """No Self link: the body is final."""
+    assert not is_running({"events": [], "links": [{"rel": "Next", "href": "h"}]})
+
+
+def test_events_take_sequence_number_from_the_string():
+    """The numeric field may be rounded; `sequence_number_str` is exact."""
+    body = {
+        "events": [
+            {
+                "timestamp": 1,
+                "sequence_number": 3235937417370673000,
+                "sequence_number_str": "3235937417370673152",
+                "log_id": "L",
+                "message": "m",
+                "labels": [{"id": "lab"}],
+            }
+        ]
+    }
+    page = events_of(body)
+    assert page.sequence_numbers == [3235937417370673152]
+    assert page.labels == [["lab"]]
+
+
+def test_event_without_any_sequence_number_is_an_api_error():
+    """A body that is not a Log Search page is refused, not half-read."""
+    with pytest.raises(ApiError, match="sequence_number_str"):
+        events_of({"events": [{"timestamp": 1, "message": "m"}]})
+
+
+def test_statistics_count_reads_count():
+    """`calculate(count)` puts the total in statistics.count."""
+    assert statistics_count({"statistics": {"count": 462}}) == 462
+
+
+def test_statistics_count_falls_back_to_global_timeseries():
+    """Older shapes keep the total under stats.global_timeseries."""
+    assert statistics_count({"statistics": {"stats": {"global_timeseries": {"count": 7.0}}}}) == 7
+
+
+def test_statistics_missing_is_an_error():
+    """A count query without statistics cannot verify anything."""
+    with pytest.raises(ApiError):
+        statistics_count({"events": []})

@@ -1,0 +1,63 @@
+"""The client-side rate limiter, driven by a fake clock (no sleeps)."""
+
+from log_ingestion.source.ratelimit import RateLimiter, reset_delay
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_requests_are_spaced_evenly():
+    """120 per minute means one request every half second."""
+    clock = FakeClock()
+    limiter = RateLimiter(120, clock=clock.time, sleep=clock.sleep)
+    for _ in range(3):
+        limiter.acquire()
+    assert clock.slept == [0.5, 0.5]
+
+
+def test_pause_holds_every_caller():
+    """After a 429's Retry-After, the next request waits it out."""
+    clock = FakeClock()
+    limiter = RateLimiter(6000, clock=clock.time, sleep=clock.sleep)
+    limiter.acquire()
+    limiter.pause(3)
+    limiter.acquire()
+    assert sum(clock.slept) == 3
+
+
+def test_spent_server_budget_pauses_until_reset():
+    """X-RateLimit-Remaining 0 with Reset 4 (a delta) waits 4 seconds."""
+    clock = FakeClock()
+    limiter = RateLimiter(6000, clock=clock.time, sleep=clock.sleep)
+    limiter.acquire()
+    limiter.observe("0", "4")
+    limiter.acquire()
+    assert sum(clock.slept) == 4
+
+
+def test_remaining_budget_does_not_pause():
+    """Remaining above zero changes nothing."""
+    clock = FakeClock()
+    limiter = RateLimiter(6000, clock=clock.time, sleep=clock.sleep)
+    limiter.observe("5", "100")
+    limiter.observe("garbage", None)
+    limiter.acquire()
+    assert clock.slept == []
+
+
+def test_reset_delay_reads_epoch_and_delta():
+    """Values above 10^9 are epoch seconds, smaller ones a delta."""
+    assert reset_delay("30") == 30
+    assert reset_delay("2000000030", now=2000000000) == 30
+    assert reset_delay(None) is None
+    assert reset_delay("soon") is None

@@ -1,0 +1,124 @@
+"""Settings: validated once, one readable line per problem, the key never echoed."""
+
+import pytest
+
+from log_ingestion.config import Settings, check_endpoint, load_settings, parse_duration_ms
+from log_ingestion.errors import ConfigError
+
+KEY = "k3y-that-must-never-show"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    """No variable from the machine or a stray .env leaks into these tests."""
+    for name in list(Settings.model_fields):
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_missing_key_is_one_line_naming_the_variable():
+    """Without RAPID7_API_KEY the error says where to set it."""
+    with pytest.raises(ConfigError, match=r"^RAPID7_API_KEY: required"):
+        load_settings()
+
+
+def test_key_is_a_secret(monkeypatch):
+    """The key is held as a secret and not shown by repr."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    settings = load_settings()
+    assert KEY not in repr(settings)
+    assert settings.rapid7_api_key is not None
+    assert settings.rapid7_api_key.get_secret_value() == KEY
+
+
+def test_key_from_file(tmp_path, monkeypatch):
+    """RAPID7_API_KEY_FILE holds the key for secret mounts."""
+    secret = tmp_path / "key"
+    secret.write_text(KEY + "\n")
+    monkeypatch.setenv("RAPID7_API_KEY_FILE", str(secret))
+    settings = load_settings()
+    assert settings.rapid7_api_key is not None
+    assert settings.rapid7_api_key.get_secret_value() == KEY
+
+
+def test_key_from_dotenv(tmp_path):
+    """A .env file in the working folder is read."""
+    (tmp_path / ".env").write_text(f"RAPID7_API_KEY={KEY}\nOUTPUT_DIR=out\n")
+    settings = load_settings(require_output=True)
+    assert settings.output_dir == "out"
+
+
+def test_every_problem_is_reported_without_values(monkeypatch):
+    """Bad values give one line each, and never echo the value."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv("PARQUET_COMPRESSION", "brotli-" + KEY)
+    monkeypatch.setenv("CONCURRENCY", "-1")
+    monkeypatch.setenv("RAPID7_API_ENDPOINT", "http://example.com")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    lines = str(caught.value).splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "RAPID7_API_ENDPOINT",
+        "PARQUET_COMPRESSION",
+        "CONCURRENCY",
+    ]
+    assert KEY not in str(caught.value)
+
+
+def test_region_picks_the_endpoint(monkeypatch):
+    """RAPID7_REGION=eu means the EU host."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv("RAPID7_REGION", "EU")
+    assert load_settings().endpoint == "https://eu.rest.logs.insight.rapid7.com"
+
+
+def test_log_ids_are_comma_separated(monkeypatch):
+    """RAPID7_LOG_IDS is a plain comma-separated list."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv("RAPID7_LOG_IDS", " a, b ,,c")
+    assert load_settings().rapid7_log_ids == ["a", "b", "c"]
+
+
+def test_output_dir_required_when_asked(monkeypatch):
+    """Commands that write say so when OUTPUT_DIR is missing."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    with pytest.raises(ConfigError, match="OUTPUT_DIR"):
+        load_settings(require_output=True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://us.rest.logs.insight.rapid7.com",
+        "http://127.0.0.1:8080",
+        "http://localhost:1",
+        "http://[::1]:9",
+    ],
+)
+def test_endpoint_accepted(url):
+    """https anywhere, http only to loopback."""
+    assert check_endpoint(url + "/") == url
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.1", "ftp://x", "not a url", "http://example.com"])
+def test_endpoint_refused(url):
+    """Plain http to another host, or no URL at all, is refused."""
+    with pytest.raises(ValueError, match=r"refused|absolute"):
+        check_endpoint(url)
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [("1h", 3_600_000), ("15m", 900_000), ("90", 90_000), ("250ms", 250), ("7d", 604_800_000)],
+)
+def test_durations(text, ms):
+    """Durations read the way people write them."""
+    assert parse_duration_ms(text) == ms
+
+
+def test_bad_duration(monkeypatch):
+    """WINDOW_SIZE=soon is refused with the accepted forms."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv("WINDOW_SIZE", "soon")
+    with pytest.raises(ConfigError, match=r"WINDOW_SIZE: not a duration"):
+        load_settings()
