@@ -13,6 +13,7 @@ A checkpoint is a frozen value: `with_*` and `rewound` return new ones.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -174,7 +175,8 @@ class CheckpointStore:
             os.replace(temp, path)
             _sync_dir(self.root)
         except OSError as exc:
-            temp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
             raise storage_error(exc, "save checkpoint", str(path)) from exc
         return saved
 

@@ -241,7 +241,9 @@ class WindowWriter:
         except BaseException as exc:
             self._discard()
             if isinstance(exc, OSError | StorageError):
-                raise _as_storage_error(exc, "finish a temp file in", self._table_dir) from exc
+                raise _as_storage_error(
+                    exc, "finish a temp file in", join(self._table_dir, STAGING_DIR)
+                ) from exc
             raise
         with self._sink.lock(self._table_dir):
             result = self._publish(temps)

@@ -1,0 +1,56 @@
+"""Table directory names: safe whatever the log is called, and stable."""
+
+import os.path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from log_ingestion.sink import table_dir_name
+from log_ingestion.sink.naming import check_table, partition_dir
+
+HOSTILE = [
+    "../../etc/passwd",
+    "/",
+    "\0",
+    "🔥 logs 🔥",
+    "",
+    "x" * 10_000,
+    "..",
+    "_staging",
+    "C:\\Windows",
+]
+
+
+def test_hostile_names_become_one_safe_component():
+    """Traversal, separators, NUL, emoji, empty and huge names all give a plain name."""
+    for name in HOSTILE:
+        table = table_dir_name(name, "id")
+        assert check_table(table) == table
+        assert len(table) <= 59
+
+
+def test_name_is_a_slug_and_an_id_suffix():
+    """Readable prefix, stable suffix from the log id."""
+    assert table_dir_name("Web Server (prod)", "abc").startswith("web_server_prod-")
+    assert table_dir_name("", "abc").startswith("log-")
+
+
+def test_same_name_different_logs_differ():
+    """Two logs called alike still get two directories."""
+    assert table_dir_name("app", "1") != table_dir_name("app", "2")
+
+
+@given(st.text(), st.text())
+def test_never_escapes_the_root_and_is_stable(name: str, log_id: str):
+    """Any name: one component under the root, never empty, never hidden, the same every time."""
+    table = table_dir_name(name, log_id)
+    root = "/out"
+    joined = os.path.normpath(os.path.join(root, table))
+    assert os.path.dirname(joined) == root
+    assert check_table(table) == table  # non-empty, not hidden, no separator
+    assert table == table_dir_name(name, log_id)
+
+
+def test_partition_dirs_are_utc_dates():
+    """Day 0 is the epoch; negative days are before it."""
+    assert (partition_dir(0), partition_dir(-1)) == ("date=1970-01-01", "date=1969-12-31")
