@@ -1,0 +1,397 @@
+"""Query specs, result pages, statistics and the store of running queries.
+
+A query is a key range `[low, high)` over `(timestamp, sequence_number)`, a filter, a page
+size and a direction. A page is the first `per_page` matches; its `Next` link encodes the
+key of the next match, so pages never overlap or skip on static data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+import time
+from bisect import bisect_right
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from urllib.parse import quote, urlencode
+
+import orjson
+
+from log_ingestion.emulator.dataset import Dataset, Entry, Key
+from log_ingestion.emulator.leql import Query, Subject
+from log_ingestion.emulator.protocol import not_found
+
+BUCKETS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySpec:
+    """Everything that decides a result page; hashable, so pages can be cached by it."""
+
+    log_ids: tuple[str, ...]
+    path: str  # the query path for Next links, e.g. /query/logs/<id>:<id>
+    statement: str | None  # as the client sent it; None when absent
+    from_ms: int
+    to_ms: int
+    low: Key
+    high: Key
+    per_page: int
+    reverse: bool
+    page: int = 1
+    time_range: str | None = None
+    query: Query = field(compare=False, hash=False, default=Query("where(/.*/)", None, None))
+
+    @property
+    def leql(self) -> dict[str, object]:
+        during: dict[str, object] = {"from": self.from_ms, "to": self.to_ms}
+        if self.time_range is not None:
+            during["time_range"] = self.time_range
+        return {"statement": self.statement or "where(/.*/)", "during": during}
+
+    def continuation(self, at: Entry) -> QuerySpec:
+        """The spec of the next page, which starts at (or, reversed, ends with) entry `at`.
+
+        It equals the spec parsed back from its own Next href, so a prefetched page is
+        found in the cache under the key the client's request produces.
+        """
+        page = self.page + 1
+        if self.reverse:
+            high: Key = (at[0], at[1] + 1)
+            return replace(self, high=high, to_ms=at[0] + 1, page=page, time_range=None)
+        low: Key = (at[0], at[1])
+        return replace(self, low=low, from_ms=at[0], page=page, time_range=None)
+
+    def query_string(self) -> str:
+        params: dict[str, object] = {}
+        if self.statement is not None:
+            params["query"] = self.statement
+        params["from"] = self.low[0]
+        if self.low[1]:
+            params["sequence_number"] = self.low[1]
+        if self.high[1]:  # reversed continuation: up to and including (to - 1, max_seq)
+            params["to"] = self.high[0] + 1
+            params["max_sequence_number"] = self.high[1] - 1
+        else:
+            params["to"] = self.high[0]
+        params["per_page"] = self.per_page
+        if self.reverse:
+            params["most_recent_first"] = "true"
+        params["page"] = self.page
+        return urlencode(params, quote_via=quote)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    """How hrefs and numbers are written: where the client called us, and body quirks."""
+
+    base: str  # scheme://host + prefix, e.g. http://127.0.0.1:8080/log_search
+    lowercase_rels: bool = False
+    round_sequence_numbers: bool = False
+    next_loop_at_page: int = 0
+
+    def rel(self, name: str) -> str:
+        return name.lower() if self.lowercase_rels else name
+
+
+def js_rounded(number: int) -> int:
+    """The integer a float-based JSON encoder would have written for `number`."""
+    return int(Decimal(repr(float(number))))
+
+
+def matching(dataset: Dataset, spec: QuerySpec) -> Iterator[Entry]:
+    entries = dataset.entries(spec.log_ids, spec.low, spec.high, reverse=spec.reverse)
+    predicate = spec.query.predicate
+    if predicate is None:
+        return entries
+    return (e for e in entries if predicate(Subject(e[2].message(e))))
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    body: bytes
+    events: int
+    following: QuerySpec | None  # the spec behind this page's Next link
+
+
+def events_page(dataset: Dataset, spec: QuerySpec, style: Rendering) -> Page:
+    """The completed body of one page of events."""
+    started = time.perf_counter()
+    entries = list(itertools.islice(matching(dataset, spec), spec.per_page + 1))
+    page = entries[: spec.per_page]
+    events = _events_json(page, style)
+    body: dict[str, object] = {"logs": list(spec.log_ids), "leql": spec.leql, "events": None}
+    body["search_stats"] = _search_stats(dataset, spec, len(page), started)
+    following = None
+    if len(entries) > spec.per_page:
+        following = spec.continuation(entries[spec.per_page])
+        if 0 < style.next_loop_at_page <= spec.page:
+            following = spec  # the knob: a Next link back to the page just served
+        href = f"{style.base}{spec.path}?{following.query_string()}"
+        body["links"] = [{"rel": style.rel("Next"), "href": href}]
+    # The events array is spliced in as text where orjson wrote its null placeholder.
+    head, _, tail = orjson.dumps(body).partition(b'"events":null')
+    return Page(head + b'"events":' + events.encode() + tail, len(page), following)
+
+
+def _events_json(page: list[Entry], style: Rendering) -> str:
+    """The `events` array as JSON text.
+
+    This is the emulator's hot loop: messages come pre-escaped from the pools and each
+    event is one f-string, which is about twice as fast as building dicts for orjson.
+    """
+    base = _escaped(style.base)
+    context = f"{base}/query/context/"
+    rounded = js_rounded if style.round_sequence_numbers else None
+    parts: list[str] = []
+    append = parts.append
+    for entry in page:
+        timestamp, sequence, store, _, bits = entry
+        log_id = store.id
+        labels = "[]"
+        if bits >> 60 == 0:
+            labels = _labels_json(entry, style)
+        sequence_text, timestamp_text = str(sequence), str(timestamp)
+        number = str(rounded(sequence)) if rounded is not None else sequence_text
+        append(
+            f'{{"labels":{labels},"timestamp":{timestamp_text},"sequence_number":{number},'
+            f'"sequence_number_str":"{sequence_text}","log_id":"{log_id}",'
+            f'"message":"{store.message_json(entry)}","links":[{{"rel":"Context",'
+            f'"href":"{context}{sequence_text}?per_page=50&timestamp={timestamp_text}'
+            f'&log_keys={log_id}&context_type=SURROUND"}}]}}'
+        )
+    return "[" + ",".join(parts) + "]"
+
+
+def _labels_json(entry: Entry, style: Rendering) -> str:
+    base, rel = style.base, style.rel("Self")
+    labels = [
+        {"id": label.id, "links": [{"rel": rel, "href": f"{base}/management/labels/{label.id}"}]}
+        for label in entry[2].labels(entry)
+    ]
+    return orjson.dumps(labels).decode()
+
+
+def _escaped(text: str) -> str:
+    return orjson.dumps(text).decode()[1:-1]
+
+
+def _search_stats(dataset: Dataset, spec: QuerySpec, matched: int, started: float) -> object:
+    events_all = sum(dataset.logs[i].count_between(spec.low, spec.high) for i in spec.log_ids)
+    return {
+        "events_matched": matched,
+        "events_checked": matched,
+        "events_all": events_all,
+        "bytes_checked": 0,
+        "bytes_all": 0,
+        "duration_ms": int((time.perf_counter() - started) * 1000),
+        "index_factor": 0.0,
+    }
+
+
+def bucket_bounds(from_ms: int, to_ms: int) -> list[int]:
+    """Eleven boundaries of ten equal timeseries buckets over `[from_ms, to_ms)`."""
+    return [from_ms + k * (to_ms - from_ms) // BUCKETS for k in range(BUCKETS + 1)]
+
+
+def count_buckets(dataset: Dataset, spec: QuerySpec) -> list[int]:
+    """Matches per bucket; without a filter by index arithmetic, else by scanning."""
+    bounds = bucket_bounds(spec.from_ms, spec.to_ms)
+    counts = [0] * BUCKETS
+    if spec.query.predicate is None:
+        for number in range(BUCKETS):
+            low = max(spec.low, (bounds[number], 0))
+            high = min(spec.high, (bounds[number + 1], 0))
+            if low < high:
+                counts[number] = sum(dataset.logs[i].count_between(low, high) for i in spec.log_ids)
+        return counts
+    last = BUCKETS - 1
+    for entry in matching(dataset, spec):
+        counts[min(last, bisect_right(bounds, entry[0]) - 1)] += 1
+    return counts
+
+
+def statistics_body(dataset: Dataset, spec: QuerySpec) -> bytes:
+    started = time.perf_counter()
+    counts = count_buckets(dataset, spec)
+    total = sum(counts)
+    statistics = _statistics(spec, 200)
+    statistics.update(
+        stats={"global_timeseries": {"count": total}},
+        timeseries={"global_timeseries": [{"count": c} for c in counts]},
+        count=total,
+    )
+    search_stats = _search_stats(dataset, spec, total, started)
+    return orjson.dumps(
+        {
+            "logs": list(spec.log_ids),
+            "statistics": statistics,
+            "search_stats": search_stats,
+            "leql": spec.leql,
+        }
+    )
+
+
+def _statistics(spec: QuerySpec, status: int) -> dict[str, object]:
+    return {
+        "cardinality": 0,
+        "granularity": max(1, (spec.to_ms - spec.from_ms) // BUCKETS),
+        "from": spec.from_ms,
+        "to": spec.to_ms,
+        "type": "count",
+        "stats": {},
+        "groups": [],
+        "others": {},
+        "status": status,
+        "timeseries": {},
+        "groups_timeseries": [],
+        "all_exact_result": True,
+    }
+
+
+@dataclass(slots=True)
+class RunningQuery:
+    """A started query: answered by polls until `polls_needed` polls have been made."""
+
+    id: str
+    spec: QuerySpec
+    style: Rendering
+    owner: str
+    created: float
+    polls_needed: int
+    polls_made: int = 0
+    result: Page | None = None
+
+    def running_body(self, progress: int) -> bytes:
+        body: dict[str, object] = {
+            "logs": list(self.spec.log_ids),
+            "progress": progress,
+            "events": [],
+            "id": self.id,
+            "links": [
+                {"rel": self.style.rel("Self"), "href": f"{self.style.base}/query/{self.id}"}
+            ],
+            "leql": self.spec.leql,
+        }
+        if self.spec.query.is_statistical:
+            body["partial"] = _statistics(self.spec, 204)
+        return orjson.dumps(body)
+
+
+class QueryStore:
+    """Running and finished queries by id; ids expire `ttl` seconds after they start."""
+
+    def __init__(self, seed: int, max_queries: int = 10_000) -> None:
+        self._queries: dict[str, RunningQuery] = {}
+        self._lock = threading.Lock()
+        self._counter = itertools.count(1)
+        self._seed = seed
+        self._max = max_queries
+
+    def new_id(self) -> str:
+        """Opaque and `:`-separated like the real ids, e.g. `<uuid>:1:<hex>::<hex>:`."""
+        number = next(self._counter)
+        digest = hashlib.blake2b(f"{self._seed}:{number}".encode(), digest_size=36).hexdigest()
+        uuid = f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}"
+        return f"{uuid}:1:{digest[32:72]}::{digest[:40]}:"
+
+    def add(self, query: RunningQuery) -> None:
+        with self._lock:
+            if len(self._queries) >= self._max:
+                oldest = sorted(self._queries.values(), key=lambda q: q.created)
+                for stale in oldest[: self._max // 10 or 1]:
+                    del self._queries[stale.id]
+            self._queries[query.id] = query
+
+    def get(self, query_id: str, ttl: float, now: float) -> RunningQuery:
+        with self._lock:
+            query = self._queries.get(query_id)
+            if query is not None and now - query.created > ttl:
+                del self._queries[query_id]
+                query = None
+        if query is None:
+            raise not_found()
+        return query
+
+    def __len__(self) -> int:
+        return len(self._queries)
+
+
+class PageCache:
+    """A small LRU of encoded pages, which can also build the next page ahead of time.
+
+    While a client parses page k, a background thread builds page k+1 (the other core
+    is free: the client is another process), so the Next request finds it ready. Entries
+    are futures, so a request for a page being prefetched waits instead of rebuilding it.
+    """
+
+    def __init__(self, size: int, *, prefetch: bool = True) -> None:
+        self._size = max(1, size)
+        self._pages: OrderedDict[Hashable, Future[Page]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._executor = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-prefetch")
+            if prefetch
+            else None
+        )
+
+    def get(self, key: Hashable, build: Callable[[], Page]) -> Page:
+        with self._lock:
+            future = self._pages.get(key)
+            owner = future is None
+            if future is None:
+                future = self._insert(key)
+            else:
+                self._pages.move_to_end(key)
+        if owner:
+            self._fill(key, future, build)
+        return future.result()
+
+    def prefetch(self, key: Hashable, build: Callable[[], Page]) -> None:
+        if self._executor is None:
+            return
+        with self._lock:
+            if key in self._pages:
+                return
+            future = self._insert(key)
+        try:
+            self._executor.submit(self._fill, key, future, build)
+        except RuntimeError:  # shut down while a request was finishing
+            future.cancel()
+            self._forget(key, future)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _insert(self, key: Hashable) -> Future[Page]:
+        future: Future[Page] = Future()
+        self._pages[key] = future
+        while len(self._pages) > self._size:
+            self._pages.popitem(last=False)
+        return future
+
+    def _fill(self, key: Hashable, future: Future[Page], build: Callable[[], Page]) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(build())
+        except BaseException as error:  # handed to whoever waits on the page
+            future.set_exception(error)
+            self._forget(key, future)
+
+    def _forget(self, key: Hashable, future: Future[Page]) -> None:
+        with self._lock:
+            if self._pages.get(key) is future:
+                del self._pages[key]
+
+
+def log_ids_in(path_part: str) -> list[str]:
+    return [part for part in path_part.split(":") if part]
+
+
+def join_ids(ids: Sequence[str]) -> str:
+    return ":".join(ids)
