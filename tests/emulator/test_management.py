@@ -24,8 +24,8 @@ SAMPLE_LOGS = {
 def test_list_logs_has_every_sample_log_with_real_fields(client: httpx.Client) -> None:
     """GET /management/logs lists the six sample logs in the §6 shape."""
     logs = client.get("/management/logs").json()["logs"]
-    assert SAMPLE_LOGS == {log["name"] for log in logs}
-    assert all(LOG_KEYS == set(log) for log in logs)
+    assert {log["name"] for log in logs} == SAMPLE_LOGS
+    assert all(set(log) == LOG_KEYS for log in logs)
 
 
 def test_log_links_are_related_topkeys_and_logset_self(
@@ -38,7 +38,7 @@ def test_log_links_are_related_topkeys_and_logset_self(
         {"rel": "Related", "href": f"{emulator.url}/log_search/management/logs/{log_id}/topkeys"}
     ] == [{"rel": link["rel"], "href": link["href"]} for link in log["links"]]
     logset = log["logsets_info"][0]
-    assert "Network Devices" == logset["name"]
+    assert logset["name"] == "Network Devices"
     assert (
         f"{emulator.url}/log_search/management/logsets/{logset['id']}" == logset["links"][0]["href"]
     )
@@ -67,7 +67,7 @@ def test_get_one_logset(client: httpx.Client, emulator: Emulator) -> None:
 def test_unknown_id_is_404(client: httpx.Client, kind: str) -> None:
     """Unknown ids answer 404 {"message":"HTTP 404 Not Found"}."""
     response = client.get(f"/management/{kind}/00000000-dead-beef-0000-000000000000")
-    assert (404, {"message": "HTTP 404 Not Found"}) == (response.status_code, response.json())
+    assert (response.status_code, response.json()) == (404, {"message": "HTTP 404 Not Found"})
 
 
 def test_label_by_id(client: httpx.Client) -> None:
@@ -92,4 +92,4 @@ def test_restricted_key_sees_only_its_logs_and_403_on_others(make_emulator, make
     assert [allowed] == [log["id"] for log in http.get("/management/logs").json()["logs"]]
     other = emulator.dataset.log_id("syslog-text")
     response = http.get(f"/management/logs/{other}")
-    assert (403, {"message": "Forbidden"}) == (response.status_code, response.json())
+    assert (response.status_code, response.json()) == (403, {"message": "Forbidden"})

@@ -18,13 +18,13 @@ def test_url_is_loopback_without_trailing_slash(emulator: Emulator) -> None:
 def test_validate_accepts_the_key_under_both_prefixes(client: httpx.Client, prefix: str) -> None:
     """GET /validate answers 200 Authorized under / and /log_search."""
     response = client.get(f"{prefix}/validate")
-    assert (200, {"message": "Authorized"}) == (response.status_code, response.json())
+    assert (response.status_code, response.json()) == (200, {"message": "Authorized"})
 
 
 def test_api_key_header_name_is_case_insensitive(make_client, emulator: Emulator) -> None:  # type: ignore[no-untyped-def]
     """X-API-KEY works as well as x-api-key."""
     http = make_client(emulator, key=None, headers={"X-API-KEY": DEFAULT_API_KEY})
-    assert 200 == http.get("/validate").status_code
+    assert http.get("/validate").status_code == 200
 
 
 @pytest.mark.parametrize("key", [None, "wrong-key"])
@@ -33,18 +33,18 @@ def test_missing_or_unknown_key_is_401(make_client, emulator: Emulator, key: str
     http = make_client(emulator, key=key)
     for path in ("/validate", "/management/logs", "/query/logs/x?from=0&to=1"):
         response = http.get(path)
-        assert (401, {"message": "Unauthorized"}) == (response.status_code, response.json())
+        assert (response.status_code, response.json()) == (401, {"message": "Unauthorized"})
 
 
 def test_json_content_type_has_no_charset(client: httpx.Client) -> None:
     """JSON responses say exactly application/json."""
-    assert "application/json" == client.get("/management/logs").headers["content-type"]
+    assert client.get("/management/logs").headers["content-type"] == "application/json"
 
 
 def test_unknown_path_is_404(client: httpx.Client) -> None:
     """A path the API does not have answers the API's 404 body."""
     response = client.get("/nothing/here")
-    assert (404, {"message": "HTTP 404 Not Found"}) == (response.status_code, response.json())
+    assert (response.status_code, response.json()) == (404, {"message": "HTTP 404 Not Found"})
 
 
 @pytest.mark.parametrize("prefix", ["", "/log_search"])
@@ -90,7 +90,7 @@ def test_context_manager_starts_and_stops() -> None:
     """`with Emulator() as e:` serves inside the block."""
     with Emulator() as emulator:
         response = httpx.get(f"{emulator.url}/validate", headers={"x-api-key": DEFAULT_API_KEY})
-    assert 200 == response.status_code
+    assert response.status_code == 200
 
 
 def test_refuses_non_loopback_host() -> None:

@@ -1,0 +1,69 @@
+"""The `emulator` typer command, run in-process through CliRunner."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import httpx
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from log_ingestion.emulator.command import emulator
+
+
+def app() -> typer.Typer:
+    """A stand-in for cli.py, which registers the command the same way."""
+    cli = typer.Typer()
+    cli.callback()(lambda: None)
+    cli.command("emulator")(emulator)
+    return cli
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_command_prints_its_base_url() -> None:
+    """The first line of output is the base URL on 127.0.0.1."""
+    port = free_port()
+    args = ["emulator", "--port", str(port), "--events-per-log", "50", "--run-for", "0.2"]
+    result = CliRunner().invoke(app(), args)
+    assert result.exit_code == 0, result.output
+    assert f"http://127.0.0.1:{port}" == result.stdout.splitlines()[0]
+
+
+def test_command_serves_with_the_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While running, /validate accepts EMULATOR_API_KEY and refuses other keys."""
+    monkeypatch.setenv("EMULATOR_API_KEY", "from-env")
+    port = free_port()
+    answers: dict[str, int] = {}
+
+    def probe() -> None:
+        url = f"http://127.0.0.1:{port}/validate"
+        for _ in range(200):
+            try:
+                answers["good"] = httpx.get(url, headers={"x-api-key": "from-env"}).status_code
+                answers["bad"] = httpx.get(url, headers={"x-api-key": "nope"}).status_code
+                return
+            except httpx.ConnectError:
+                threading.Event().wait(0.01)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    args = ["emulator", "--port", str(port), "--events-per-log", "50", "--run-for", "1"]
+    result = CliRunner().invoke(app(), args)
+    prober.join()
+    assert result.exit_code == 0, result.output
+    assert answers == {"good": 200, "bad": 401}
+
+
+def test_command_rejects_a_start_time_without_zone() -> None:
+    """--start needs a time zone so the anchor is unambiguous."""
+    result = CliRunner().invoke(
+        app(), ["emulator", "--port", "0", "--start", "2026-01-01T00:00:00"]
+    )
+    assert result.exit_code == 2
