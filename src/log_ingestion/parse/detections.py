@@ -1,0 +1,115 @@
+"""Type detectors: tiny pure functions over a column of text, tried in order.
+
+Each detector takes a string array (empty fields already null) and returns the column
+converted to its type when *every* non-null value fits, otherwise None. They run on
+whole Arrow arrays (RE2 regexes and casts), never value by value in Python.
+
+What counts (the canonical forms, chosen so that a typed value prints back as its text):
+
+- int64: `0` or `-?[1-9][0-9]*` within the int64 range. Leading zeros (`0042`, zip codes,
+  serial numbers), a leading `+` and `-0` stay text: converting them would lose characters.
+- float64: a decimal with a fraction and/or an exponent (`1.5`, `-0.25`, `6e3`), or an
+  integer of at most 15 digits (exact in a double). No `.5`, `1.`, `nan` or `inf`.
+- bool: `true` / `false` in any case. `0`/`1` are numbers and `yes`/`no`, `on`/`off` are
+  words: treating them as booleans would turn a status column into nonsense.
+- timestamp[ms, UTC]: `YYYY-MM-DD` or `YYYY/MM/DD`, then `T` or a space, `hh:mm:ss`, an
+  optional fraction (digits past milliseconds are truncated) and an optional zone (`Z`,
+  `+hh:mm`, `+hhmm`). No zone means UTC. Dates alone, times alone, syslog's `Jan  1
+  00:00:00` (no year) and epoch numbers stay what they are (text, or int64).
+- otherwise text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+INT64 = pa.int64()
+FLOAT64 = pa.float64()
+BOOL = pa.bool_()
+TIMESTAMP = pa.timestamp("ms", tz="UTC")
+STRING = pa.string()
+
+Detector = Callable[[pa.Array], pa.Array | None]
+
+INT_PATTERN = r"^(?:0|-?[1-9][0-9]{0,18})$"
+FLOAT_PATTERN = (
+    r"^(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)"
+    r"|0|-?[1-9][0-9]{0,14})$"
+)
+TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}(?:-[0-9]{2}-[0-9]{2}|/[0-9]{2}/[0-9]{2})[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(?:\.[0-9]{1,9})?(?:Z|[-+][0-9]{2}:?[0-9]{2})?$"
+)
+
+
+_BOOL_WORDS = pa.array(["true", "false"])
+
+
+def _all_match(values: pa.Array, pattern: str) -> bool:
+    # Nulls are skipped: an empty field says nothing about the column's type.
+    return bool(pc.all(pc.match_substring_regex(values, pattern)).as_py())
+
+
+def _cast_or_none(values: pa.Array, target: pa.DataType) -> pa.Array | None:
+    try:
+        return pc.cast(values, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def as_int64(values: pa.Array) -> pa.Array | None:
+    """int64 when every value is a canonical integer in range (overflow gives None)."""
+    if not _all_match(values, INT_PATTERN):
+        return None
+    return _cast_or_none(values, INT64)
+
+
+def as_float64(values: pa.Array) -> pa.Array | None:
+    """float64 when every value is a finite decimal or an exactly representable integer."""
+    if not _all_match(values, FLOAT_PATTERN):
+        return None
+    floats = _cast_or_none(values, FLOAT64)
+    if floats is None or not pc.all(pc.is_finite(floats)).as_py():
+        return None  # 1e999 parses as inf, which would not print back as its text
+    return floats
+
+
+def as_bool(values: pa.Array) -> pa.Array | None:
+    """bool when every value is `true` or `false`, in any case."""
+    lowered = pc.utf8_lower(values)
+    fits = pc.or_(pc.is_in(lowered, _BOOL_WORDS), pc.is_null(lowered))  # is_in fails nulls
+    if not pc.all(fits).as_py():
+        return None
+    return pc.equal(lowered, "true")
+
+
+def as_timestamp(values: pa.Array) -> pa.Array | None:
+    """timestamp[ms, UTC] when every value is an ISO-like date and time (see module doc)."""
+    if not _all_match(values, TIMESTAMP_PATTERN):
+        return None
+    iso = pc.replace_substring(pc.replace_substring(values, "/", "-"), " ", "T")
+    iso = pc.replace_substring_regex(iso, r"(\.[0-9]{3})[0-9]+", r"\1")
+    # Arrow wants a zone for a zoned type: a value ending in its seconds has none.
+    iso = pc.replace_substring_regex(iso, r"([0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?)$", r"\1Z")
+    return _cast_or_none(iso, TIMESTAMP)  # also None for 2026-02-30 or 25:00:00
+
+
+def as_string(values: pa.Array) -> pa.Array:
+    return values
+
+
+# Tried in this order; the first that accepts a column gives its type.
+TEXT_DETECTORS: tuple[Detector, ...] = (as_int64, as_float64, as_bool, as_timestamp)
+# JSON strings were quoted on purpose ("00123", "true"): only timestamps are recognised.
+JSON_STRING_DETECTORS: tuple[Detector, ...] = (as_timestamp,)
+
+CONVERTERS: dict[pa.DataType, Detector] = {
+    INT64: as_int64,
+    FLOAT64: as_float64,
+    BOOL: as_bool,
+    TIMESTAMP: as_timestamp,
+    STRING: as_string,
+}
