@@ -261,3 +261,21 @@ def test_stats_count_requests_by_kind_and_status_and_events(make_emulator, make_
     assert stats.events_served == 120
     assert stats.faults_injected["500"] == 1
     assert stats.requests_per_million_events() == pytest.approx(5 * 1_000_000 / 120)
+
+
+def test_stats_snapshot_and_reset(emulator: Emulator, client: httpx.Client) -> None:
+    """snapshot() is a plain dict for printing; reset() zeroes every counter."""
+    client.get("/validate")
+    assert emulator.stats.snapshot()["requests"] == {"management 200": 1}
+    emulator.stats.reset()
+    assert (emulator.stats.total_requests, emulator.stats.events_served) == (0, 0)
+    assert emulator.stats.requests_per_million_events() == 0.0
+
+
+def test_reseed_and_clear_scheduled(emulator: Emulator, client: httpx.Client) -> None:
+    """clear_scheduled() forgets pending failures; pending() counts them."""
+    emulator.faults.fail_next("management", 3, 500)
+    assert emulator.faults.pending("management") == 3
+    emulator.faults.clear_scheduled()
+    emulator.faults.reseed(5)
+    assert client.get("/validate").status_code == 200

@@ -415,3 +415,60 @@ def test_statistics_never_paginate_and_202_has_partial(
     assert "links" not in seen.final
     assert seen.final["statistics"]["count"] == 300
     assert {"logs", "statistics", "search_stats", "leql"} == set(seen.final)
+
+
+@pytest.mark.parametrize(
+    ("time_range", "start_offset", "end_offset"),
+    [
+        ("today", -HOUR_MS, 0),
+        ("yesterday", -25 * HOUR_MS, -HOUR_MS),
+        ("last 2 hours", -2 * HOUR_MS, 0),
+    ],
+)
+def test_relative_ranges(
+    make_emulator, make_client, time_range: str, start_offset: int, end_offset: int
+) -> None:  # type: ignore[no-untyped-def]
+    """today, yesterday and `last N unit` resolve against the emulator's clock."""
+    dataset = Dataset(events_per_log=10)
+    now = dataset.start_ms + HOUR_MS  # 01:00 on 2026-01-01
+    emulator = make_emulator(dataset, now_ms=now)
+    log_id = dataset.log_id("app-kv")
+    response = make_client(emulator).get(f"/query/logs/{log_id}", params={"time_range": time_range})
+    during = response.json()["leql"]["during"]
+    assert (during["from"], during["to"]) == (now + start_offset, now + end_offset)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"logs": "one"}',
+        b'{"logs": ["x"], "leql": "where(a)"}',
+        b'{"logs": ["x"], "leql": {"statement": 3}}',
+        b'{"logs": ["x"], "leql": {"statement": "where(a)", "during": [1]}}',
+    ],
+)
+def test_malformed_post_bodies_are_400(client: httpx.Client, body: bytes) -> None:
+    """POST bodies that are not the documented object answer 400."""
+    assert client.post("/query/logs", content=body).status_code == 400
+
+
+def test_post_with_time_range_in_during(make_emulator, make_client) -> None:  # type: ignore[no-untyped-def]
+    """during may hold a time_range instead of from/to."""
+    dataset = Dataset(events_per_log=60, span_ms=HOUR_MS)
+    emulator = make_emulator(dataset, now_ms=dataset.end_ms)
+    http = make_client(emulator)
+    log_id = dataset.log_id("app-kv")
+    body = {
+        "logs": [log_id],
+        "leql": {"statement": "where(/.*/)", "during": {"time_range": "last 1 hour"}},
+    }
+    seen = walk(http, http.post("/query/logs", json=body, params={"per_page": 500}))
+    assert seen.keys == truth(dataset, log_id)
+
+
+def test_method_not_served_is_404(client: httpx.Client) -> None:
+    """Write methods on the query endpoints are not part of the emulator."""
+    assert client.delete("/management/logs").status_code == 404
+    assert client.get("/query/logs").status_code == 404

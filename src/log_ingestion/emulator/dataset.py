@@ -15,10 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-import orjson
-
 from log_ingestion.emulator.hashing import event_hash, stable_int, stable_uuid
-from log_ingestion.emulator.samples import SOURCES, MessageSource
+from log_ingestion.emulator.samples import SOURCES, MessageSource, json_escaped
 
 ANCHOR_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DAY_MS = 86_400_000
@@ -127,7 +125,7 @@ class LogStore:
         """The message escaped for a JSON string, without quotes."""
         ref = entry[3]
         if isinstance(ref, str):
-            return orjson.dumps(ref).decode()[1:-1]
+            return json_escaped(ref)
         return self.source.message_json(ref, entry[4], entry[0])
 
     def labels(self, entry: Entry) -> tuple[Label, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import threading
 import time
 from bisect import bisect_right
@@ -24,6 +25,7 @@ import orjson
 from log_ingestion.emulator.dataset import Dataset, Entry, Key
 from log_ingestion.emulator.leql import Query, Subject
 from log_ingestion.emulator.protocol import not_found
+from log_ingestion.emulator.samples import json_escaped
 
 BUCKETS = 10
 
@@ -134,7 +136,7 @@ def events_page(dataset: Dataset, spec: QuerySpec, style: Rendering) -> Page:
         body["links"] = [{"rel": style.rel("Next"), "href": href}]
     # The events array is spliced in as text where orjson wrote its null placeholder.
     head, _, tail = orjson.dumps(body).partition(b'"events":null')
-    return Page(head + b'"events":' + events.encode() + tail, len(page), following)
+    return Page(head + b'"events":' + events.encode("ascii") + tail, len(page), following)
 
 
 def _events_json(page: list[Entry], style: Rendering) -> str:
@@ -172,11 +174,11 @@ def _labels_json(entry: Entry, style: Rendering) -> str:
         {"id": label.id, "links": [{"rel": rel, "href": f"{base}/management/labels/{label.id}"}]}
         for label in entry[2].labels(entry)
     ]
-    return orjson.dumps(labels).decode()
+    return json.dumps(labels, separators=(",", ":"))  # ASCII, like the rest of `events`
 
 
 def _escaped(text: str) -> str:
-    return orjson.dumps(text).decode()[1:-1]
+    return json_escaped(text)
 
 
 def _search_stats(dataset: Dataset, spec: QuerySpec, matched: int, started: float) -> object:

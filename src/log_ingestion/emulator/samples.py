@@ -9,6 +9,7 @@ placed at fixed indices so that tests can find them and every run is identical.
 from __future__ import annotations
 
 import functools
+import json
 import random
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -138,7 +139,7 @@ class MessageSource:
         if index in self.specials:
             escaped = self._specials_json.get(index)
             if escaped is None:
-                escaped = orjson.dumps(self.specials[index]).decode()[1:-1]
+                escaped = json_escaped(self.specials[index])
                 self._specials_json[index] = escaped
             return escaped
         pool = self._json_pools.get(self.variant(index)) or self.json_pool(self.variant(index))
@@ -164,10 +165,16 @@ def _pool(name: str, seed: int, variant: int) -> list[tuple[str, str]]:
 @functools.lru_cache(maxsize=64)
 def _json_pool(name: str, seed: int, variant: int) -> list[tuple[str, str]]:
     """The same pool, escaped once for JSON; timestamps never need escaping."""
-    return [
-        (orjson.dumps(head).decode()[1:-1], orjson.dumps(tail).decode()[1:-1])
-        for head, tail in _pool(name, seed, variant)
-    ]
+    return [(json_escaped(head), json_escaped(tail)) for head, tail in _pool(name, seed, variant)]
+
+
+def json_escaped(text: str) -> str:
+    """`text` as the inside of a JSON string, non-ASCII as \\u escapes.
+
+    Pure-ASCII text keeps Python's compact string representation, so gluing and encoding
+    a page stays a memory copy; a JSON decoder yields the same message either way.
+    """
+    return json.dumps(text, ensure_ascii=True)[1:-1]
 
 
 class FirewallTraffic(MessageSource):
