@@ -279,3 +279,19 @@ def test_reseed_and_clear_scheduled(emulator: Emulator, client: httpx.Client) ->
     emulator.faults.clear_scheduled()
     emulator.faults.reseed(5)
     assert client.get("/validate").status_code == 200
+
+
+def test_assigning_a_new_faults_object_takes_effect(
+    emulator: Emulator, client: httpx.Client
+) -> None:
+    """emulator.faults = Faults(...) replaces the knobs the server reads."""
+    emulator.faults = Faults(polls_before_ready=2)
+    seen = walk(client, start(client, emulator, per_page=500))
+    assert seen.statuses == [202, 200, 200]
+
+
+def test_finished_query_can_be_polled_again(emulator: Emulator, client: httpx.Client) -> None:
+    """Polling a finished query again returns the same result."""
+    started = start(client, emulator).json()
+    self_href = find_link(started, "self")
+    assert client.get(self_href).content == client.get(self_href).content

@@ -58,6 +58,10 @@ def emulator(
     lowercase_rels: Annotated[bool, typer.Option(rich_help_panel=_KNOBS)] = False,
     round_sequence_numbers: Annotated[bool, typer.Option(rich_help_panel=_KNOBS)] = False,
     live_append_per_page: Annotated[int, typer.Option(rich_help_panel=_KNOBS)] = 0,
+    next_loop_at_page: Annotated[
+        int,
+        typer.Option(help="From this page on, Next links repeat the page.", rich_help_panel=_KNOBS),
+    ] = 0,
     rate_limit: Annotated[
         int, typer.Option(help="Requests per window per key and family.", rich_help_panel=_KNOBS)
     ] = 1_000_000,
@@ -94,6 +98,7 @@ def emulator(
         lowercase_rels=lowercase_rels,
         round_sequence_numbers=round_sequence_numbers,
         live_append_per_page=live_append_per_page,
+        next_loop_at_page=next_loop_at_page,
         rate_limit=rate_limit,
         rate_window_seconds=rate_window_seconds,
         rate_reset_format="epoch" if rate_reset_epoch else "delta",

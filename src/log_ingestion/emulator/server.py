@@ -58,15 +58,11 @@ class Emulator:
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"the emulator serves plain HTTP on loopback only, not {host!r}")
         self.dataset = dataset or Dataset()
-        self.faults = faults or Faults()
         self.stats = Stats()
-        self.api_keys: dict[str, Collection[str] | None] = dict(
-            api_keys if api_keys is not None else {DEFAULT_API_KEY: None}
-        )
         self.api = LogSearchApi(
             self.dataset,
-            self.api_keys,
-            self.faults,
+            dict(api_keys if api_keys is not None else {DEFAULT_API_KEY: None}),
+            faults or Faults(),
             now_ms=(lambda: now_ms) if now_ms is not None else None,
             max_url_length=max_url_length,
             clamp_per_page=clamp_per_page,
@@ -79,6 +75,24 @@ class Emulator:
         self._server: _HttpServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+
+    @property
+    def faults(self) -> Faults:
+        """The live fault knobs; mutate them, or assign a new `Faults`, between requests."""
+        return self.api.faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        self.api.faults = faults
+
+    @property
+    def api_keys(self) -> dict[str, Collection[str] | None]:
+        """Accepted keys and the log ids each may read (None: all); mutable while running."""
+        return self.api.api_keys
+
+    @api_keys.setter
+    def api_keys(self, api_keys: Mapping[str, Collection[str] | None]) -> None:
+        self.api.api_keys = dict(api_keys)
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> Self:
