@@ -12,7 +12,7 @@ What counts (the canonical forms, chosen so that a typed value prints back as it
   integer of at most 15 digits (exact in a double). No `.5`, `1.`, `nan` or `inf`.
 - bool: `true` / `false` in any case. `0`/`1` are numbers and `yes`/`no`, `on`/`off` are
   words: treating them as booleans would turn a status column into nonsense.
-- timestamp[ms, UTC]: `YYYY-MM-DD` or `YYYY/MM/DD`, then `T` or a space, `hh:mm:ss`, an
+- timestamp[ms, UTC]: `YYYY-MM-DD` or `YYYY/MM/DD` (either separator in either place), then `T` or a space, `hh:mm:ss`, an
   optional fraction (digits past milliseconds are truncated) and an optional zone (`Z`,
   `+hh:mm`, `+hhmm`). No zone means UTC. Dates alone, times alone, syslog's `Jan  1
   00:00:00` (no year) and epoch numbers stay what they are (text, or int64).
@@ -34,18 +34,19 @@ STRING = pa.string()
 
 Detector = Callable[[pa.Array], pa.Array | None]
 
-INT_PATTERN = r"^(?:0|-?[1-9][0-9]{0,18})$"
 FLOAT_PATTERN = (
     r"^(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)"
     r"|0|-?[1-9][0-9]{0,14})$"
 )
 TIMESTAMP_PATTERN = (
-    r"^[0-9]{4}(?:-[0-9]{2}-[0-9]{2}|/[0-9]{2}/[0-9]{2})[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"^[0-9]{4}[-/][0-9]{2}[-/][0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
     r"(?:\.[0-9]{1,9})?(?:Z|[-+][0-9]{2}:?[0-9]{2})?$"
 )
 
 
-_BOOL_WORDS = pa.array(["true", "false"])
+# With skip_nulls=False a null matches the null in the set: empty fields fit any type.
+_BOOL_WORDS = pa.array(["true", "false", "True", "False", "TRUE", "FALSE", None])
+_NAIVE = pa.timestamp("ms")
 
 
 def _all_match(values: pa.Array, pattern: str) -> bool:
@@ -62,9 +63,11 @@ def _cast_or_none(values: pa.Array, target: pa.DataType) -> pa.Array | None:
 
 def as_int64(values: pa.Array) -> pa.Array | None:
     """int64 when every value is a canonical integer in range (overflow gives None)."""
-    if not _all_match(values, INT_PATTERN):
+    ints = _cast_or_none(values, INT64)
+    # Canonical means it prints back as itself: rejects 007, +7 and -0 without a regex.
+    if ints is None or not pc.all(pc.equal(pc.cast(ints, STRING), values)).as_py():
         return None
-    return _cast_or_none(values, INT64)
+    return ints
 
 
 def as_float64(values: pa.Array) -> pa.Array | None:
@@ -79,18 +82,22 @@ def as_float64(values: pa.Array) -> pa.Array | None:
 
 def as_bool(values: pa.Array) -> pa.Array | None:
     """bool when every value is `true` or `false`, in any case."""
-    lowered = pc.utf8_lower(values)
-    fits = pc.or_(pc.is_in(lowered, _BOOL_WORDS), pc.is_null(lowered))  # is_in fails nulls
-    if not pc.all(fits).as_py():
-        return None
-    return pc.equal(lowered, "true")
+    if not pc.all(pc.is_in(values, _BOOL_WORDS, skip_nulls=False)).as_py():
+        lowered = pc.utf8_lower(values)  # rare spellings such as tRuE
+        if not pc.all(pc.is_in(lowered, _BOOL_WORDS, skip_nulls=False)).as_py():
+            return None
+    return pc.equal(pc.utf8_lower(values), "true")
 
 
 def as_timestamp(values: pa.Array) -> pa.Array | None:
     """timestamp[ms, UTC] when every value is an ISO-like date and time (see module doc)."""
     if not _all_match(values, TIMESTAMP_PATTERN):
         return None
-    iso = pc.replace_substring(pc.replace_substring(values, "/", "-"), " ", "T")
+    lengths = pc.binary_length(values)
+    if pc.all(pc.equal(lengths, 19)).as_py():  # no fraction, no zone: the common case
+        naive = _cast_or_none(pc.replace_substring(values, "/", "-"), _NAIVE)
+        return None if naive is None else pc.cast(naive, TIMESTAMP)  # naive means UTC
+    iso = pc.replace_substring(values, "/", "-")
     iso = pc.replace_substring_regex(iso, r"(\.[0-9]{3})[0-9]+", r"\1")
     # Arrow wants a zone for a zoned type: a value ending in its seconds has none.
     iso = pc.replace_substring_regex(iso, r"([0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?)$", r"\1Z")
