@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 
@@ -97,3 +99,28 @@ def test_refuses_non_loopback_host() -> None:
     """The emulator never listens beyond loopback."""
     with pytest.raises(ValueError, match="loopback"):
         Emulator(host="0.0.0.0")  # noqa: S104 - the point of the test
+
+
+def test_an_emulator_bug_answers_500_not_a_hang(
+    emulator: Emulator,
+    client: httpx.Client,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An exception inside a handler becomes a 500 JSON answer and a printed traceback."""
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(emulator.api, "handle", broken)
+    response = client.get("/validate")
+    assert response.status_code == 500
+    assert response.json() == {"message": "emulator error: RuntimeError: boom"}
+    assert "RuntimeError" in capsys.readouterr().err
+
+
+def test_bad_content_length_is_400(emulator: Emulator) -> None:
+    """A request whose Content-Length is not a number answers 400."""
+    with socket.create_connection(("127.0.0.1", emulator.port), timeout=5) as raw:
+        raw.sendall(b"POST /query/logs HTTP/1.1\r\nHost: x\r\nContent-Length: many\r\n\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 400 ")

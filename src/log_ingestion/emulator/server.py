@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
+import traceback
 from collections.abc import Collection, Iterable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -174,6 +176,15 @@ class Emulator:
         return response
 
     def _answer(self, request: Request, where: Route, fault: Fault | None) -> Response | None:
+        try:
+            return self._answer_or_raise(request, where, fault)
+        except Exception as error:  # a bug in the emulator: answer it, do not hang the client
+            traceback.print_exc()
+            return HttpError(500, f"emulator error: {type(error).__name__}: {error}").response()
+
+    def _answer_or_raise(
+        self, request: Request, where: Route, fault: Fault | None
+    ) -> Response | None:
         if fault is None:
             return self.api.handle(request, where)
         self.stats.record_fault(str(fault))
@@ -222,6 +233,12 @@ class _HttpServer(ThreadingHTTPServer):
             self._connections.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hung up (after a stall, a timeout) are expected; anything else prints."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     def close_connections(self) -> None:
         """Wake handler threads blocked on idle keep-alive connections so they exit."""
         with self._connections_lock:
@@ -247,7 +264,12 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: a benchmark makes thousands of requests."""
 
     def _serve(self) -> None:
-        request = self._request()
+        try:
+            request = self._request()
+        except ValueError:
+            self._write(HttpError(400, "Bad Content-Length").response())
+            self.close_connection = True
+            return
         response = self.server.emulator.respond(request)
         if response is None:
             self.close_connection = True
