@@ -1,7 +1,15 @@
 """A faithful emulator of the Rapid7 Log Search REST API, with fault knobs.
 
-with Emulator(Dataset(events_per_log=1_000)) as emulator:
-    httpx.get(f"{emulator.url}/management/logs", headers={"x-api-key": DEFAULT_API_KEY})
+    dataset = Dataset(seed=0, events_per_log=1_000)          # lazy: any size is free
+    with Emulator(dataset, faults=Faults(polls_before_ready=2)) as emulator:
+        emulator.url                                          # http://127.0.0.1:PORT
+        emulator.faults.fail_next("poll", 2, 503)             # exact, for precise tests
+        emulator.append(dataset.log_id("app-kv"), ["level=INFO msg=live"])
+        list(dataset.events(dataset.log_id("app-kv"), from_ms, to_ms))  # ground truth
+        emulator.stats.requests_per_million_events()
+
+Served under `/` and `/log_search`; accepted keys default to `{DEFAULT_API_KEY: None}`.
+`python -m log_ingestion.emulator.throughput` measures events per second.
 """
 
 from log_ingestion.emulator.dataset import ANCHOR_MS, DAY_MS, Dataset
