@@ -49,9 +49,13 @@ _BOOL_WORDS = pa.array(["true", "false", "True", "False", "TRUE", "FALSE", None]
 _NAIVE = pa.timestamp("ms")
 
 
-def _all_match(values: pa.Array, pattern: str) -> bool:
+def _every(mask: pa.Array) -> bool:
     # Nulls are skipped: an empty field says nothing about the column's type.
-    return bool(pc.all(pc.match_substring_regex(values, pattern)).as_py())
+    return bool(pc.all(mask, min_count=0).as_py())
+
+
+def _all_match(values: pa.Array, pattern: str) -> bool:
+    return _every(pc.match_substring_regex(values, pattern))
 
 
 def _cast_or_none(values: pa.Array, target: pa.DataType) -> pa.Array | None:
@@ -65,7 +69,7 @@ def as_int64(values: pa.Array) -> pa.Array | None:
     """int64 when every value is a canonical integer in range (overflow gives None)."""
     ints = _cast_or_none(values, INT64)
     # Canonical means it prints back as itself: rejects 007, +7 and -0 without a regex.
-    if ints is None or not pc.all(pc.equal(pc.cast(ints, STRING), values)).as_py():
+    if ints is None or not _every(pc.equal(pc.cast(ints, STRING), values)):
         return None
     return ints
 
@@ -75,16 +79,16 @@ def as_float64(values: pa.Array) -> pa.Array | None:
     if not _all_match(values, FLOAT_PATTERN):
         return None
     floats = _cast_or_none(values, FLOAT64)
-    if floats is None or not pc.all(pc.is_finite(floats)).as_py():
+    if floats is None or not _every(pc.is_finite(floats)):
         return None  # 1e999 parses as inf, which would not print back as its text
     return floats
 
 
 def as_bool(values: pa.Array) -> pa.Array | None:
     """bool when every value is `true` or `false`, in any case."""
-    if not pc.all(pc.is_in(values, _BOOL_WORDS, skip_nulls=False)).as_py():
+    if not _every(pc.is_in(values, _BOOL_WORDS, skip_nulls=False)):
         lowered = pc.utf8_lower(values)  # rare spellings such as tRuE
-        if not pc.all(pc.is_in(lowered, _BOOL_WORDS, skip_nulls=False)).as_py():
+        if not _every(pc.is_in(lowered, _BOOL_WORDS, skip_nulls=False)):
             return None
     return pc.equal(pc.utf8_lower(values), "true")
 
@@ -94,7 +98,7 @@ def as_timestamp(values: pa.Array) -> pa.Array | None:
     if not _all_match(values, TIMESTAMP_PATTERN):
         return None
     lengths = pc.binary_length(values)
-    if pc.all(pc.equal(lengths, 19)).as_py():  # no fraction, no zone: the common case
+    if _every(pc.equal(lengths, 19)):  # no fraction, no zone: the common case
         naive = _cast_or_none(pc.replace_substring(values, "/", "-"), _NAIVE)
         return None if naive is None else pc.cast(naive, TIMESTAMP)  # naive means UTC
     iso = pc.replace_substring(values, "/", "-")

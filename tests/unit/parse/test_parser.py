@@ -1,0 +1,114 @@
+"""MessageParser as the pipeline uses it: state, schemas across batches, input forms."""
+
+from __future__ import annotations
+
+import orjson
+import pyarrow as pa
+import pytest
+
+from log_ingestion.parse import RESERVED_COLUMNS, MessageParser
+
+FIREWALL = [
+    "receive_time,src_ip,dst_port,bytes,rule,encrypted",
+    '2026/01/01 00:00:00,10.0.0.1,443,10,"Allow, web",true',
+    "2026/01/01 00:00:01,10.0.0.2,53,20,dns,false",
+    '2026/01/01 00:00:02,10.0.0.3,80,30,"multi\nline",true',
+]
+LATER = [
+    "2026/01/01 00:00:03,10.0.0.4,8443,1.5,deny,false",
+    "receive_time,src_ip,dst_port,bytes,rule,encrypted,zone",
+    "2026/01/01 00:00:04,10.0.0.5,22,40,ssh,maybe,dmz",
+    "2026/01/01 00:00:05,10.0.0.5,22",
+]
+
+
+def resumed(parser: MessageParser) -> MessageParser:
+    """The parser as a checkpoint brings it back: through JSON and `from_state`."""
+    return MessageParser.from_state(orjson.loads(orjson.dumps(parser.state())))
+
+
+def test_state_round_trip_continues_exactly() -> None:
+    """Saving and restoring between batches gives what one parser gives."""
+    one = MessageParser()
+    expected = [one.parse(FIREWALL), one.parse(LATER)]
+    first = MessageParser()
+    actual = [first.parse(FIREWALL), resumed(first).parse(LATER)]
+    assert expected == actual
+
+
+def test_state_keeps_format_header_and_types() -> None:
+    """The state names the format, the header in force and each column's type."""
+    parser = MessageParser()
+    parser.parse(FIREWALL)
+    state = parser.state()
+    assert ("csv", FIREWALL[0].split(",")) == (state["format"], state["header"])
+    assert state["columns"][0] == ["receive_time", "timestamp"]
+
+
+def test_unknown_state_version_is_refused() -> None:
+    """A state from another version of the parser is not guessed at."""
+    with pytest.raises(ValueError, match="version"):
+        MessageParser.from_state({"version": 99})
+
+
+def test_columns_keep_their_order_and_types_only_widen() -> None:
+    """Later batches append new columns and widen types; nothing moves or narrows."""
+    parser = MessageParser()
+    before = parser.parse(FIREWALL).schema
+    after = parser.parse(LATER).schema
+    assert before.names == after.names[: len(before.names)]
+    assert [pa.float64(), pa.string()] == [after.field("bytes").type, after.field("encrypted").type]
+    assert after == parser.parse(FIREWALL[1:]).schema
+
+
+def test_consecutive_batches_share_a_schema() -> None:
+    """Once the types settle, every batch has the same schema, without casts downstream."""
+    parser = MessageParser()
+    parser.parse(FIREWALL)
+    assert parser.parse(FIREWALL[1:2]).schema == parser.parse(FIREWALL[2:3]).schema
+
+
+def test_schema_property_is_the_next_tables_schema() -> None:
+    """`parser.schema` is what the next batch will look like when it brings nothing new."""
+    parser = MessageParser()
+    parser.parse(FIREWALL)
+    assert parser.schema == parser.parse(FIREWALL[1:]).schema
+
+
+def test_arrow_input_and_list_input_agree() -> None:
+    """A list of str and an Arrow string array give the same table."""
+    as_list = MessageParser().parse(FIREWALL)
+    as_arrow = MessageParser().parse(pa.array(FIREWALL, pa.large_string()))
+    assert as_list == as_arrow
+
+
+def test_empty_batch_then_data() -> None:
+    """An empty batch decides nothing; the next batch with content does."""
+    parser = MessageParser()
+    empty = parser.parse([])
+    assert (
+        empty.num_rows,
+        empty.column_names,
+        parser.format,
+    ) == (0, ["_format", "_parse_error"], None)
+    assert resumed(parser).parse(FIREWALL).column("_format")[1].as_py() == "csv"
+
+
+def test_reserved_names_are_prefixed() -> None:
+    """Field names equal to the pipeline's own columns get a msg_ prefix."""
+    record = orjson.dumps(dict.fromkeys(RESERVED_COLUMNS, 1)).decode()
+    table = MessageParser().parse([record, record])
+    assert [f"msg_{name}" for name in RESERVED_COLUMNS] == table.column_names[2:]
+
+
+def test_lone_surrogates_do_not_stop_a_batch() -> None:
+    """Text Arrow cannot hold (lone surrogates) is cleaned, not raised."""
+    table = MessageParser().parse(["a,b", "1,\udcff", "2,3"])
+    assert table.column("_parse_error").to_pylist() == [None, None, None]
+
+
+def test_huge_message_is_one_row() -> None:
+    """A 70 kB message is one row like any other."""
+    huge = "1," + "x" * 70_000
+    table = MessageParser().parse(["a,b", huge, "2,y"])
+    assert table.column("b").to_pylist()[1:2] == ["x" * 70_000]
