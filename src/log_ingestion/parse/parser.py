@@ -14,8 +14,15 @@ from log_ingestion.parse import formats
 from log_ingestion.parse.csvrows import parse_records, split_fields
 from log_ingestion.parse.detections import JSON_STRING_DETECTORS, STRING, TEXT_DETECTORS
 from log_ingestion.parse.formats import CSV, CSV_HEADER, JSON, KV, TEXT
-from log_ingestion.parse.names import ColumnNames, Key
-from log_ingestion.parse.records import decode_json, decode_kv, json_array, to_columns
+from log_ingestion.parse.names import ColumnNames
+from log_ingestion.parse.records import (
+    Record,
+    decode_json,
+    decode_kv,
+    json_array,
+    split_key,
+    to_columns,
+)
 from log_ingestion.parse.types import NAME_OF_TYPE, NULL, TYPE_NAMES, type_native, type_text
 
 STATE_VERSION = 1
@@ -177,8 +184,8 @@ class MessageParser:
         records = [record for record, _ in decoded]
         errors = pa.array([error for _, error in decoded], STRING)
         batch = _Batch(size, _repeat(kind, size), errors)
-        for position, (key, column) in enumerate(to_columns(records).items(), start=1):
-            name = self._names.for_key(key, position)
+        for position, (slot, column) in enumerate(to_columns(records).items(), start=1):
+            name = self._names.for_key(split_key(slot, whole=kind == JSON), position)
             self._types.setdefault(name, NULL)
             if kind == KV:
                 batch.text[name] = pa.array(column, STRING)
@@ -260,11 +267,11 @@ def _fields_or_empty(message: str | None) -> list[str]:
 
 def _decode_kv_batch(
     messages: pa.Array, values: list[str | None]
-) -> list[tuple[dict[Key, Any] | None, str | None]]:
+) -> list[tuple[Record | None, str | None]]:
     is_kv = pc.fill_null(
         pc.match_substring_regex(messages, "(?s)" + formats.KV_LINE_PATTERN), False
     )
-    decoded: list[tuple[dict[Key, Any] | None, str | None]] = []
+    decoded: list[tuple[Record | None, str | None]] = []
     for message, fits in zip(values, is_kv.to_pylist(), strict=True):
         if fits:
             decoded.append(decode_kv(message or ""))

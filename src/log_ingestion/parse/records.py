@@ -12,12 +12,17 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from log_ingestion.parse.detections import BOOL, FLOAT64, INT64, STRING
 from log_ingestion.parse.formats import KV_PAIR
 from log_ingestion.parse.names import Key
 
-Record = dict[Key, Any]
+# Raw key -> value. A key=value line that repeats a key stores the n-th repeat under
+# `key + OCCURRENCE + str(n)`; keys never hold OCCURRENCE (the kv key regex excludes it,
+# and JSON keys are always taken whole).
+Record = dict[str, Any]
+OCCURRENCE = "\x00"
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 
@@ -31,18 +36,31 @@ def decode_json(message: str) -> tuple[Record | None, str | None]:
         return None, f"invalid JSON: {str(error).split(':', 1)[0]}"
     if not isinstance(value, dict):
         return None, f"JSON {type(value).__name__} is not an object"
-    return {(key, 1): item for key, item in value.items()}, None
+    return value, None
 
 
 def decode_kv(message: str) -> tuple[Record | None, str | None]:
     """The pairs of a key=value message (the caller has checked it is one)."""
-    record: Record = {}
-    for key, value in KV_PAIR.findall(message):
-        occurrence = 1
-        while (key, occurrence) in record:  # `a=1 a=2` keeps both, as a and a_2
-            occurrence += 1
-        record[key, occurrence] = _unquote(value)
+    pairs = KV_PAIR.findall(message)
+    record: Record = dict(pairs)
+    if len(record) != len(pairs):
+        record = _with_repeats(pairs)
+    for key, value in record.items():
+        if not value or value[0] == '"':  # most values are bare: leave them alone
+            record[key] = _unquote(value)
     return record, None
+
+
+def _with_repeats(pairs: list[tuple[str, str]]) -> Record:
+    """`a=1 a=2` keeps both values, as a and a_2."""
+    record: Record = {}
+    for key, value in pairs:
+        slot, occurrence = key, 1
+        while slot in record:
+            occurrence += 1
+            slot = f"{key}{OCCURRENCE}{occurrence}"
+        record[slot] = value
+    return record
 
 
 def _unquote(value: str) -> str | None:
@@ -51,9 +69,17 @@ def _unquote(value: str) -> str | None:
     return value or None
 
 
-def to_columns(records: Sequence[Record | None]) -> dict[Key, list[Any]]:
+def split_key(slot: str, whole: bool) -> Key:
+    """The (name, occurrence) key of a record slot; `whole` for JSON keys, taken as they are."""
+    if whole or OCCURRENCE not in slot:
+        return slot, 1
+    name, occurrence = slot.split(OCCURRENCE)
+    return name, int(occurrence)
+
+
+def to_columns(records: Sequence[Record | None]) -> dict[str, list[Any]]:
     """Per key, its value in each record (None where absent), keys in first-seen order."""
-    columns: dict[Key, list[Any]] = {}
+    columns: dict[str, list[Any]] = {}
     count = len(records)
     for row, record in enumerate(records):
         if not record:
@@ -73,17 +99,20 @@ def json_array(values: list[Any]) -> tuple[pa.Array, bool]:
     CSV field is); a column mixing kinds, or holding objects or arrays, becomes compact
     JSON text (strings as themselves), typed as string.
     """
-    values = [None if value == "" else value for value in values]
     kinds = {type(value) for value in values} - {type(None)}
     if kinds <= {str}:
-        return pa.array(values, STRING), True
+        return _empty_as_null(pa.array(values, STRING)), True
     native = _native_type(kinds)
     if native is not None:
         try:
             return pa.array(values, native), False
         except (OverflowError, pa.ArrowInvalid):
             pass  # an integer beyond int64: kept exactly as text
-    return pa.array([_as_text(value) for value in values], STRING), False
+    return _empty_as_null(pa.array([_as_text(value) for value in values], STRING)), False
+
+
+def _empty_as_null(values: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, STRING), values)
 
 
 def _native_type(kinds: set[type]) -> pa.DataType | None:
