@@ -63,7 +63,7 @@ class StorageError(LogIngestionError):
     exit_code = 4
 
 
-class Interrupted(LogIngestionError):
+class StopRequestedError(LogIngestionError):
     """The run was asked to stop; what was committed stays committed."""
 
     exit_code = 0

@@ -1,0 +1,373 @@
+"""The one place that wires source -> parse -> sink -> state.
+
+Per log, windows are ingested in time order (a CSV header seen in one window names the
+columns of the next); several logs run at once under one shared rate limit. A window's
+checkpoint moves only after its files are published.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pyarrow as pa
+
+from log_ingestion import metrics
+from log_ingestion.errors import (
+    ApiError,
+    AuthError,
+    BadRequestError,
+    LogIngestionError,
+    NotFoundError,
+    StopRequestedError,
+)
+from log_ingestion.logging import get_logger
+from log_ingestion.models import EventPage, LogInfo, Window
+from log_ingestion.parse import MessageParser
+from log_ingestion.plan import Task, WindowFilter, grid_windows, plan_tasks
+from log_ingestion.prefetch import prefetch
+from log_ingestion.sink import ParquetSink, table_dir_name
+from log_ingestion.source import LogSearchClient
+from log_ingestion.state import CheckpointStore, LogCheckpoint
+
+WINDOW_ATTEMPTS = 2
+TIMESTAMP = pa.timestamp("ms", tz="UTC")
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOptions:
+    query: str = ""
+    batch_size: int = 5_000
+    window_ms: int = 3_600_000
+    lag_ms: int = 300_000
+    concurrency: int = 4
+    verify_counts: bool = True
+    rescan: bool = False
+
+
+@dataclass(slots=True)
+class WindowResult:
+    window: Window
+    rows: int = 0
+    files: int = 0
+    bytes: int = 0
+    message_bytes: int = 0
+    parse_errors: int = 0
+    pages: int = 0
+    api_count: int | None = None
+    committed: bool = False
+
+
+@dataclass(slots=True)
+class LogSummary:
+    log: LogInfo
+    table: str = ""
+    windows: int = 0
+    committed: int = 0
+    rows: int = 0
+    files: int = 0
+    bytes: int = 0
+    message_bytes: int = 0
+    parse_errors: int = 0
+    mismatches: int = 0
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class RunSummary:
+    logs: list[LogSummary] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def rows(self) -> int:
+        return sum(log.rows for log in self.logs)
+
+    @property
+    def files(self) -> int:
+        return sum(log.files for log in self.logs)
+
+    @property
+    def bytes(self) -> int:
+        return sum(log.bytes for log in self.logs)
+
+    @property
+    def failed(self) -> list[LogSummary]:
+        return [log for log in self.logs if log.error]
+
+
+class Progress:
+    """What the pipeline tells a person watching; the default tells nobody."""
+
+    def log_started(self, log: LogInfo, windows: int) -> None:
+        """A log's plan is known."""
+
+    def window_done(self, log: LogInfo, result: WindowResult) -> None:
+        """A window was published (and committed when closed)."""
+
+
+def to_table(page: EventPage, parsed: pa.Table, log: LogInfo) -> pa.Table:
+    """The output row layout: event fields first, then `_parse_error`, `_format`, parsed fields."""
+    count = len(page)
+    columns: dict[str, pa.Array] = {
+        "timestamp": pa.array(page.timestamps, pa.int64()).cast(TIMESTAMP),
+        "sequence_number": pa.array(page.sequence_numbers, pa.uint64()),
+        "log_id": pa.array(page.log_ids, pa.string()),
+        "log_name": pa.array([log.name] * count, pa.string()),
+        "labels": pa.array(page.labels, pa.list_(pa.string())),
+        "message": pa.array(page.messages, pa.string()),
+        "_parse_error": parsed.column("_parse_error"),
+        "_format": parsed.column("_format"),
+    }
+    for name in parsed.column_names:
+        if name not in columns:
+            columns[name] = parsed.column(name)
+    return pa.table(columns)
+
+
+class _Batcher:
+    """Gathers filtered pages into batches of about `size` events for the parser."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._pending = EventPage()
+
+    def add(self, page: EventPage) -> EventPage | None:
+        pending = self._pending
+        pending.timestamps.extend(page.timestamps)
+        pending.sequence_numbers.extend(page.sequence_numbers)
+        pending.log_ids.extend(page.log_ids)
+        pending.messages.extend(page.messages)
+        pending.labels.extend(page.labels)
+        return self.flush() if len(pending) >= self._size else None
+
+    def flush(self) -> EventPage | None:
+        if not len(self._pending):
+            return None
+        batch, self._pending = self._pending, EventPage()
+        return batch
+
+
+class Pipeline:
+    """Ingests windows of logs: fetch, filter, parse, write, publish, then checkpoint."""
+
+    def __init__(
+        self,
+        client: LogSearchClient,
+        sink: ParquetSink,
+        store: CheckpointStore,
+        options: PipelineOptions,
+        *,
+        stop: threading.Event | None = None,
+        progress: Progress | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._sink = sink
+        self._store = store
+        self._options = options
+        self._stop = stop or threading.Event()
+        self._progress = progress or Progress()
+        self._clock = clock
+        self._counter = ThreadPoolExecutor(
+            max_workers=options.concurrency, thread_name_prefix="count"
+        )
+
+    def close(self) -> None:
+        self._counter.shutdown(wait=False, cancel_futures=True)
+
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    # -- a run ------------------------------------------------------------------
+
+    def run(self, logs: list[LogInfo], start_ms: int | None, end_ms: int) -> RunSummary:
+        """Ingest `[start_ms, end_ms)` of every log; `None` resumes from each checkpoint."""
+        began = time.monotonic()
+        self._sink.recover()
+        summary = RunSummary()
+        workers = min(self._options.concurrency, max(1, len(logs)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="log") as pool:
+            futures = [pool.submit(self._ingest_log, log, start_ms, end_ms) for log in logs]
+            summary.logs = [future.result() for future in futures]
+        summary.seconds = time.monotonic() - began
+        summary.interrupted = self._stop.is_set()
+        return summary
+
+    def _ingest_log(self, log: LogInfo, start_ms: int | None, end_ms: int) -> LogSummary:
+        summary = LogSummary(log)
+        logger = get_logger(log_id=log.id, log_name=log.name)
+        try:
+            checkpoint = self._prepared_checkpoint(log)
+            summary.table = checkpoint.table
+            tasks = self._plan(checkpoint, start_ms, end_ms)
+            summary.windows = len(tasks)
+            self._progress.log_started(log, len(tasks))
+            for task in tasks:
+                if self._stop.is_set():
+                    break
+                checkpoint = self._ingest_task(log, checkpoint, task, summary)
+        except StopRequestedError:
+            logger.info("log.interrupted")
+        except LogIngestionError as exc:
+            summary.error = str(exc)
+            logger.error("log.failed", error=str(exc), error_type=type(exc).__name__)
+        return summary
+
+    def _prepared_checkpoint(self, log: LogInfo) -> LogCheckpoint:
+        checkpoint = self._store.load(log.id)
+        if not checkpoint.table:
+            checkpoint = replace(
+                checkpoint,
+                log_name=log.name,
+                table=table_dir_name(log.name, log.id),
+                window_ms=self._options.window_ms,
+            )
+        return checkpoint
+
+    def _plan(self, checkpoint: LogCheckpoint, start_ms: int | None, end_ms: int) -> list[Task]:
+        window_ms = checkpoint.window_ms or self._options.window_ms
+        if start_ms is None:
+            start_ms = checkpoint.committed[0][0] if checkpoint.committed else end_ms
+        windows = grid_windows(start_ms, end_ms, window_ms)
+        committed = {window for window in windows if checkpoint.is_committed(window)}
+        return plan_tasks(
+            windows,
+            now_ms=self.now_ms(),
+            lag_ms=self._options.lag_ms,
+            is_committed=committed,
+            rescan=self._options.rescan,
+        )
+
+    # -- a window -----------------------------------------------------------------
+
+    def _ingest_task(
+        self, log: LogInfo, checkpoint: LogCheckpoint, task: Task, summary: LogSummary
+    ) -> LogCheckpoint:
+        logger = get_logger(
+            log_id=log.id, window_start=task.window.start_ms, window_end=task.window.end_ms
+        )
+        for attempt in range(1, WINDOW_ATTEMPTS + 1):
+            try:
+                result, parser_state = self._ingest_window(log, checkpoint, task)
+                break
+            except (AuthError, BadRequestError, StopRequestedError):
+                raise
+            except NotFoundError as exc:
+                if "/query/logs/" in (exc.url or "") or attempt == WINDOW_ATTEMPTS:
+                    raise
+                logger.warning("window.retry", error=str(exc), attempt=attempt)
+            except ApiError as exc:
+                if attempt == WINDOW_ATTEMPTS:
+                    raise
+                logger.warning("window.retry", error=str(exc), attempt=attempt)
+        self._account(log, result, summary)
+        if task.closed:
+            checkpoint = checkpoint.with_committed(task.window).with_parser_state(parser_state)
+            if result.api_count is not None:
+                checkpoint = checkpoint.with_verification(
+                    task.window, result.rows, result.api_count
+                )
+            self._store.save(checkpoint)
+            result.committed = True
+            summary.committed += 1
+            metrics.WINDOWS.labels(log.name).inc()
+            metrics.CHECKPOINT_LAG.labels(log.name).set(
+                max(0, self.now_ms() - task.window.end_ms) / 1000
+            )
+        logger.info(
+            "window.done",
+            rows=result.rows,
+            pages=result.pages,
+            files=result.files,
+            bytes=result.bytes,
+            parse_errors=result.parse_errors,
+            api_count=result.api_count,
+            committed=result.committed,
+        )
+        if result.api_count is not None and result.api_count != result.rows:
+            summary.mismatches += 1
+            metrics.COUNT_MISMATCHES.labels(log.name).inc()
+            logger.warning(
+                "window.count_mismatch",
+                rows=result.rows,
+                api_count=result.api_count,
+                hint="the API counts a different number of events than landed; run again with --rescan",
+            )
+        self._progress.window_done(log, result)
+        return checkpoint
+
+    def _ingest_window(
+        self, log: LogInfo, checkpoint: LogCheckpoint, task: Task
+    ) -> tuple[WindowResult, dict[str, Any]]:
+        parser = (
+            MessageParser.from_state(checkpoint.parser_state)
+            if checkpoint.parser_state
+            else MessageParser()
+        )
+        counted = self._start_count(log, task)
+        writer = self._sink.open_window(checkpoint.table, task.window)
+        result = WindowResult(task.window)
+        try:
+            for batch in self._batches(log, task, result):
+                parsed = parser.parse(pa.array(batch.messages, pa.string()))
+                table = to_table(batch, parsed, log)
+                result.parse_errors += len(parsed) - parsed.column("_parse_error").null_count
+                result.message_bytes += (
+                    pa.compute.sum(pa.compute.binary_length(table.column("message"))).as_py() or 0
+                )
+                writer.write(table)
+            published = writer.commit()
+        except BaseException:
+            writer.abort()
+            if counted is not None:
+                counted.cancel()
+            raise
+        result.rows, result.files, result.bytes = (
+            published.rows,
+            len(published.files),
+            published.bytes,
+        )
+        if counted is not None:
+            result.api_count = counted.result()
+        return result, parser.state()
+
+    def _batches(self, log: LogInfo, task: Task, result: WindowResult) -> Iterator[EventPage]:
+        window_filter = WindowFilter(task.query)
+        batcher = _Batcher(self._options.batch_size)
+        for page in prefetch(self._client.pages(log.id, task.query, self._options.query)):
+            if self._stop.is_set():
+                raise StopRequestedError(
+                    "stopped while a window was in flight; it will be ingested again"
+                )
+            result.pages += 1
+            batch = batcher.add(window_filter.keep(page))
+            if batch is not None:
+                yield batch
+        rest = batcher.flush()
+        if rest is not None:
+            yield rest
+
+    def _start_count(self, log: LogInfo, task: Task) -> Future[int] | None:
+        """Ask the API for its own count while the pages download, to check completeness."""
+        if not (self._options.verify_counts and task.closed):
+            return None
+        return self._counter.submit(self._client.count, log.id, task.query, self._options.query)
+
+    def _account(self, log: LogInfo, result: WindowResult, summary: LogSummary) -> None:
+        summary.rows += result.rows
+        summary.files += result.files
+        summary.bytes += result.bytes
+        summary.message_bytes += result.message_bytes
+        summary.parse_errors += result.parse_errors
+        metrics.EVENTS.labels(log.name).inc(result.rows)
+        metrics.PARSE_ERRORS.labels(log.name).inc(result.parse_errors)
+        metrics.FILES.labels(log.name).inc(result.files)
+        metrics.BYTES.labels(log.name).inc(result.bytes)
+        metrics.MESSAGE_BYTES.labels(log.name).inc(result.message_bytes)
+        if summary.message_bytes:
+            metrics.COMPRESSION_RATIO.labels(log.name).set(summary.bytes / summary.message_bytes)
