@@ -11,12 +11,14 @@ One `MessageParser` per log. Its first messages decide the log's format, kept fo
   varies from event to event, and text keeps them queryable (`json_extract`) without
   a struct schema that would churn. Numbers and booleans keep their JSON type; JSON
   strings are only checked for timestamps, since the producer quoted `"00123"` or
-  `"true"` on purpose. JSON null and `""` are null. Messages are decoded with orjson,
-  one call each: `pyarrow.json` cannot give nested values back as their text, turns an
-  absent key into a null member and fails a whole block on one bad line.
+  `"true"` on purpose. JSON null and `""` are null; an integer beyond int64 is kept as
+  text, though one beyond 64 bits reaches us as a float (orjson). Messages are decoded
+  with orjson, one call each: `pyarrow.json` cannot give nested values back as their
+  text, turns an absent key into a null member and fails a whole block on one bad line.
 - `kv`: `a=1 b="two words" c=x` pairs; values typed like CSV fields.
 - `text`: anything else (syslog, web-server errors): no columns, no error.
 
+Until a batch holds a non-empty message the format is undecided and rows report `text`.
 Every row of a structured log either parses or has null fields and `_parse_error` set;
 the raw message is kept by the pipeline. An empty message in a structured log is an
 error ("empty message"); in a text log it is just an empty line.
