@@ -56,7 +56,7 @@ def show_rows(console: Console, summary: RunSummary, output: Path) -> None:
     for row in rows.select(columns).to_pylist()[1:]:
         view.add_row(*(str(row[name]) for name in columns))
     console.print(view)
+    glob = f"{output}/{chosen.table}/**/*.parquet"
     console.print(
-        'Query it: duckdb -c "SELECT count(*) FROM read_parquet('  # noqa: S608 - a hint printed for a person, not run
-        f"'{output}/{chosen.table}/**/*.parquet', union_by_name=true, hive_partitioning=true)\""
+        f"Read it with DuckDB: read_parquet('{glob}', union_by_name=true, hive_partitioning=true)"
     )
