@@ -159,8 +159,6 @@ def _ingest(
     progress = TerminalProgress() if show_progress else None
     with graceful_signals(stop), pieces(settings, stop, progress=progress, rescan=rescan) as built:
         chosen = resolve_logs(built.client, settings.rapid7_log_ids)
-        if start_ms is None and not any(built.store.load(log.id).committed for log in chosen):
-            start_ms = parse_time(settings.start_time, now_ms=now_ms, option="START_TIME")
         get_logger().info(
             "run.start", logs=len(chosen), start=start_ms, end=end_ms, follow=follow_mode
         )

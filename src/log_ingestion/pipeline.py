@@ -47,6 +47,8 @@ class PipelineOptions:
     concurrency: int = 4
     verify_counts: bool = True
     rescan: bool = False
+    # where a log with no checkpoint starts when the run names no start (START_TIME)
+    default_start_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -232,7 +234,9 @@ class Pipeline:
     def _plan(self, checkpoint: LogCheckpoint, start_ms: int | None, end_ms: int) -> list[Task]:
         window_ms = checkpoint.window_ms or self._options.window_ms
         if start_ms is None:
-            start_ms = checkpoint.committed[0][0] if checkpoint.committed else end_ms
+            fallback = self._options.default_start_ms
+            first = checkpoint.committed[0][0] if checkpoint.committed else fallback
+            start_ms = end_ms if first is None else first
         windows = grid_windows(start_ms, end_ms, window_ms)
         committed = {window for window in windows if checkpoint.is_committed(window)}
         return plan_tasks(

@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from log_ingestion.pipeline import Pipeline, PipelineOptions, Progress, RunSumma
 from log_ingestion.sink import ParquetSink
 from log_ingestion.source import ClientOptions, LogSearchClient, RateLimiter
 from log_ingestion.state import CheckpointStore
+from log_ingestion.timeparse import parse_time
 
 SECOND_SIGNAL_EXIT = 130
 
@@ -78,7 +80,9 @@ def resolve_logs(client: LogSearchClient, wanted: list[str]) -> list[LogInfo]:
 
 
 def pipeline_options(settings: Settings, *, rescan: bool = False) -> PipelineOptions:
+    now_ms = int(time.time() * 1000)
     return PipelineOptions(
+        default_start_ms=parse_time(settings.start_time, now_ms=now_ms, option="START_TIME"),
         query=settings.rapid7_query,
         batch_size=settings.batch_size,
         window_ms=settings.window_ms,
