@@ -1,0 +1,47 @@
+"""Background prefetching keeps order, passes errors on, and stops with its consumer."""
+
+import threading
+
+import pytest
+
+from log_ingestion.prefetch import prefetch
+
+
+def test_items_arrive_in_order():
+    """What the source yields, the consumer sees, in the same order."""
+    assert list(prefetch(iter(range(100)), depth=3)) == list(range(100))
+
+
+def test_error_reaches_the_consumer_after_earlier_items():
+    """A failing source hands over what it made, then its error."""
+
+    def source():
+        yield 1
+        yield 2
+        raise ValueError("boom")
+
+    seen = []
+    with pytest.raises(ValueError, match="boom"):
+        seen.extend(prefetch(source()))
+    assert seen == [1, 2]
+
+
+def test_consumer_stopping_early_stops_the_producer():
+    """Breaking out of the loop ends the producer thread instead of leaking it."""
+    produced = []
+
+    def source():
+        for number in range(10_000):
+            produced.append(number)
+            yield number
+
+    for number in prefetch(source(), depth=2):
+        if number == 3:
+            break
+    assert len(produced) < 10_000
+    assert not any(t.name == "prefetch" and t.is_alive() for t in threading.enumerate())
+
+
+def test_empty_source():
+    """Nothing in, nothing out."""
+    assert list(prefetch(iter([]))) == []
