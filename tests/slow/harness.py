@@ -1,0 +1,138 @@
+"""Runs `python -m log_ingestion run` as a real process against an emulator on 127.0.0.1,
+and reads what landed: the shared tools of the crash, shutdown, follow and storage tests.
+
+    env = ingest_env(emulator.url, output)
+    process = start_run(tmp_path, env, "--from", str(start), "--to", str(end))
+    process.wait(timeout=30)
+    assert truth(dataset, logs, start, end) == landed(output)   # a Counter: duplicates show
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from log_ingestion.emulator import DEFAULT_API_KEY, Dataset
+
+Key = tuple[str, int]  # (log_id, sequence_number)
+
+# Fast retries, polls and no client-side rate limit: the emulator answers at once.
+BASE_ENV = {
+    "RAPID7_API_KEY": DEFAULT_API_KEY,
+    "POLL_INTERVAL": "0.01",
+    "RATE_LIMIT": "100000",
+    "RETRY_WAIT_INITIAL": "0.01",
+    "RETRY_WAIT_MAX": "0.05",
+    "LOG_FORMAT": "json",
+    "LOG_LEVEL": "INFO",
+}
+
+
+def ingest_env(endpoint: str, output: Path, **settings: str) -> dict[str, str]:
+    """A scrubbed environment: only what the CLI needs, so the caller's own settings never leak in."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(output.parent),
+        "LANG": "C.UTF-8",
+        **BASE_ENV,
+        "RAPID7_API_ENDPOINT": endpoint,
+        "OUTPUT_DIR": str(output),
+    }
+    env.update({name.upper(): value for name, value in settings.items()})
+    return env
+
+
+def start_run(
+    cwd: Path, env: dict[str, str], *args: str, name: str = "run"
+) -> subprocess.Popen[bytes]:
+    """`log-ingestion run ARGS` in its own process; output goes to files in `cwd` (no pipe can fill)."""
+    runs = sorted(cwd.glob(f"{name}-*.out"))
+    number = len(runs)
+    stdout = (cwd / f"{name}-{number:03d}.out").open("wb")
+    stderr = (cwd / f"{name}-{number:03d}.err").open("wb")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "log_ingestion", "run", *args],
+            cwd=cwd,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+        )
+    finally:
+        stdout.close()
+        stderr.close()
+
+
+def run_to_end(
+    cwd: Path, env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`log-ingestion run ARGS` to completion, with its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "log_ingestion", "run", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def truth(dataset: Dataset, log_ids: Iterable[str], from_ms: int, to_ms: int) -> Counter[Key]:
+    """Every event the API serves in `[from_ms, to_ms)`, once each."""
+    return Counter(
+        (log_id, sequence)
+        for log_id in log_ids
+        for _, sequence, _ in dataset.events(log_id, from_ms, to_ms)
+    )
+
+
+def published_files(output: Path) -> list[Path]:
+    """The Parquet files a reader sees: `**/*.parquet` outside `_`-prefixed directories."""
+    return sorted(
+        path
+        for path in output.rglob("*.parquet")
+        if not any(part.startswith("_") for part in path.relative_to(output).parts)
+    )
+
+
+def landed(output: Path) -> Counter[Key]:
+    """`(log_id, sequence_number)` of every published row, counted: a duplicate counts 2.
+
+    Each file is read whole on its own, so a torn file fails the read.
+    """
+    keys: Counter[Key] = Counter()
+    for path in published_files(output):
+        table = pq.read_table(path, columns=["log_id", "sequence_number"])
+        keys.update(
+            zip(
+                table.column("log_id").to_pylist(),
+                table.column("sequence_number").to_pylist(),
+                strict=True,
+            )
+        )
+    return keys
+
+
+def leftovers(output: Path) -> list[Path]:
+    """Temps and journals anywhere under the output: none may survive a completed run."""
+    return sorted(
+        path
+        for path in output.rglob("*")
+        if path.is_file() and (path.name.endswith(".tmp") or path.name.startswith("journal-"))
+    )
+
+
+def compare(expected: Counter[Key], actual: Counter[Key]) -> dict[str, int]:
+    """How `actual` differs from `expected`: events missing, extra copies, events not expected."""
+    return {
+        "missing": sum(1 for key in expected if key not in actual),
+        "duplicated": sum(count - 1 for count in actual.values() if count > 1),
+        "unexpected": sum(1 for key in actual if key not in expected),
+    }
