@@ -2,18 +2,32 @@
 
 Exposed over HTTP (`--metrics-port`) while running, or written as a textfile at the end
 of a one-shot run (`--metrics-file`) for node_exporter's textfile collector.
+
+Requests are also counted per unit of work: `counting_requests()` opens a tally that
+sees every request made in its context (and in threads started from a copy of it), so
+a window's summary line can say how many polls, retries and 429s it took.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.exposition import generate_latest
 
+from log_ingestion.errors import ConfigError, StorageError
 from log_ingestion.source.client import RequestRecord
+
+TEXTFILE_MODE = 0o644  # node_exporter usually runs as another user
 
 REGISTRY = CollectorRegistry()
 
@@ -97,7 +111,69 @@ COMPRESSION_RATIO = Gauge(
 )
 
 
+RUNS = Counter(
+    "log_ingestion_runs",
+    "Finished runs by outcome (ok, failed, interrupted)",
+    ["outcome"],
+    registry=REGISTRY,
+)
+LAST_RUN = Gauge(
+    "log_ingestion_last_run_timestamp_seconds",
+    "Unix time at which the last run with this outcome ended",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
+RUN_OUTCOMES = ("ok", "failed", "interrupted")
+
+
+@dataclass(slots=True)
+class RequestTally:
+    """Requests seen while the tally was open: all, polls, retryable failures, 429s, seconds."""
+
+    requests: int = 0
+    polls: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, record: RequestRecord) -> None:
+        with self._lock:
+            self.requests += 1
+            self.polls += record.kind == "poll"
+            self.retries += record.retryable
+            self.rate_limited += record.status == 429
+            self.seconds += record.seconds
+
+    def fields(self) -> dict[str, int | float]:
+        """The tally as log fields."""
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "polls": self.polls,
+                "retries": self.retries,
+                "rate_limited": self.rate_limited,
+                "api_seconds": round(self.seconds, 3),
+            }
+
+
+_TALLIES: ContextVar[tuple[RequestTally, ...]] = ContextVar("request_tallies", default=())
+
+
+@contextmanager
+def counting_requests() -> Iterator[RequestTally]:
+    """Count the requests made in this context until the block ends; tallies nest."""
+    tally = RequestTally()
+    token = _TALLIES.set((*_TALLIES.get(), tally))
+    try:
+        yield tally
+    finally:
+        _TALLIES.reset(token)
+
+
 def record_request(record: RequestRecord) -> None:
+    """The client's request hook: Prometheus counters, and every open tally."""
     status = str(record.status) if record.status is not None else "error"
     REQUESTS.labels(record.kind, status).inc()
     REQUEST_SECONDS.labels(record.kind).observe(record.seconds)
@@ -105,18 +181,72 @@ def record_request(record: RequestRecord) -> None:
         RETRIES.labels(record.kind).inc()
     if record.status == 429:
         RATE_LIMITED.inc()
+    for tally in _TALLIES.get():
+        tally.add(record)
 
 
-def serve(port: int, addr: str = "127.0.0.1") -> None:
-    """Expose `/metrics` on `addr:port` in a background thread."""
-    start_http_server(port, addr=addr, registry=REGISTRY)
+def window_committed(log: str, end_ms: int) -> None:
+    """A window of `log` ending at `end_ms` was committed.
+
+    The checkpoint lag is computed when it is read, so it keeps growing while nothing
+    commits: a stalled follow service shows up without any new event.
+    """
+    WINDOWS.labels(log).inc()
+    end_seconds = end_ms / 1000
+    CHECKPOINT_LAG.labels(log).set_function(lambda: max(0.0, time.time() - end_seconds))
 
 
-def write_textfile(path: str) -> None:
-    """Atomically write the registry in the text exposition format."""
+def run_finished(outcome: str, *, now: float | None = None) -> None:
+    """Count a finished run and stamp when it ended; `outcome` is one of RUN_OUTCOMES."""
+    if outcome not in RUN_OUTCOMES:
+        raise ValueError(f"run outcome {outcome!r}: choose one of {', '.join(RUN_OUTCOMES)}")
+    RUNS.labels(outcome).inc()
+    LAST_RUN.labels(outcome).set(time.time() if now is None else now)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsServer:
+    """The `/metrics` endpoint serving in a background thread."""
+
+    server: WSGIServer
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def serve(port: int, addr: str = "127.0.0.1") -> MetricsServer:
+    """Expose `/metrics` on `addr:port` in a background thread (port 0 picks a free one)."""
+    try:
+        server, thread = start_http_server(port, addr=addr, registry=REGISTRY)
+    except OSError as exc:
+        raise ConfigError(
+            f"--metrics-port: cannot listen on {addr}:{port} ({exc.strerror or exc}); "
+            "choose a free port"
+        ) from None
+    return MetricsServer(server, thread)
+
+
+def write_textfile(path: str | os.PathLike[str]) -> None:
+    """Atomically write the registry in the text exposition format, readable by all."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(generate_latest(REGISTRY))
-    os.replace(tmp, target)
+    tmp: str | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(generate_latest(REGISTRY))
+        os.chmod(tmp, TEXTFILE_MODE)
+        os.replace(tmp, target)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise StorageError(
+            f"--metrics-file: cannot write {target} ({exc.strerror or exc})"
+        ) from None
