@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import orjson
 import stamina
+import structlog
 from pydantic import SecretStr
 
 from log_ingestion import __version__
@@ -26,6 +27,7 @@ from log_ingestion.errors import (
     NotFoundError,
     RetryableError,
 )
+from log_ingestion.logging import get_logger, new_request_id
 from log_ingestion.models import EventPage, LogInfo, Window
 from log_ingestion.source.pages import (
     Body,
@@ -319,11 +321,26 @@ class LogSearchClient:
         params: Mapping[str, str | int] | None,
     ) -> Body:
         self._limiter.acquire()
+        request_id = new_request_id()
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            return self._exchange(method, url, kind=kind, params=params, request_id=request_id)
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        kind: str,
+        params: Mapping[str, str | int] | None,
+        request_id: str,
+    ) -> Body:
         started = time.monotonic()
         status: int | None = None
         try:
             try:
-                response = self._http.request(method, url, params=params)
+                response = self._http.request(
+                    method, url, params=params, headers={"x-request-id": request_id}
+                )
             except httpx.TimeoutException:
                 raise RetryableError(
                     f"a {kind} request timed out after {self._options.request_timeout:g}s",
@@ -352,8 +369,16 @@ class LogSearchClient:
         return body
 
     def _record(self, kind: str, status: int | None, started: float, *, retryable: bool) -> None:
+        seconds = time.monotonic() - started
+        get_logger().debug(
+            "api.request",
+            kind=kind,
+            status=status,
+            duration_ms=round(seconds * 1000, 1),
+            retryable=retryable,
+        )
         if self._on_request is not None:
-            self._on_request(RequestRecord(kind, status, time.monotonic() - started, retryable))
+            self._on_request(RequestRecord(kind, status, seconds, retryable))
 
 
 def _backoff(exc: Exception) -> bool | float:
