@@ -7,6 +7,7 @@ checkpoint moves only after its files are published.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
+import structlog
 
 from log_ingestion import metrics
 from log_ingestion.errors import (
@@ -194,7 +196,10 @@ class Pipeline:
         summary = RunSummary()
         workers = min(self._options.concurrency, max(1, len(logs)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="log") as pool:
-            futures = [pool.submit(self._ingest_log, log, start_ms, end_ms) for log in logs]
+            futures = [
+                pool.submit(contextvars.copy_context().run, self._ingest_log, log, start_ms, end_ms)
+                for log in logs
+            ]
             summary.logs = [future.result() for future in futures]
         summary.seconds = time.monotonic() - began
         summary.interrupted = self._stop.is_set()
@@ -252,6 +257,27 @@ class Pipeline:
     def _ingest_task(
         self, log: LogInfo, checkpoint: LogCheckpoint, task: Task, summary: LogSummary
     ) -> LogCheckpoint:
+        """One window, with its log and range on every line and its requests counted."""
+        with (
+            structlog.contextvars.bound_contextvars(
+                log_id=log.id,
+                log_name=log.name,
+                window_start=task.window.start_ms,
+                window_end=task.window.end_ms,
+            ),
+            metrics.counting_requests() as requests,
+        ):
+            return self._ingest_counted_task(log, checkpoint, task, summary, requests)
+
+    def _ingest_counted_task(
+        self,
+        log: LogInfo,
+        checkpoint: LogCheckpoint,
+        task: Task,
+        summary: LogSummary,
+        requests: metrics.RequestTally,
+    ) -> LogCheckpoint:
+        began = time.monotonic()
         logger = get_logger(
             log_id=log.id, window_start=task.window.start_ms, window_end=task.window.end_ms
         )
@@ -279,10 +305,7 @@ class Pipeline:
             self._store.save(checkpoint)
             result.committed = True
             summary.committed += 1
-            metrics.WINDOWS.labels(log.name).inc()
-            metrics.CHECKPOINT_LAG.labels(log.name).set(
-                max(0, self.now_ms() - task.window.end_ms) / 1000
-            )
+            metrics.window_committed(log.name, task.window.end_ms)
         logger.info(
             "window.done",
             rows=result.rows,
@@ -292,6 +315,8 @@ class Pipeline:
             parse_errors=result.parse_errors,
             api_count=result.api_count,
             committed=result.committed,
+            seconds=round(time.monotonic() - began, 3),
+            **requests.fields(),
         )
         if result.api_count is not None and result.api_count != result.rows:
             summary.mismatches += 1
@@ -360,7 +385,13 @@ class Pipeline:
         """Ask the API for its own count while the pages download, to check completeness."""
         if not (self._options.verify_counts and task.closed):
             return None
-        return self._counter.submit(self._client.count, log.id, task.query, self._options.query)
+        return self._counter.submit(
+            contextvars.copy_context().run,
+            self._client.count,
+            log.id,
+            task.query,
+            self._options.query,
+        )
 
     def _account(self, log: LogInfo, result: WindowResult, summary: LogSummary) -> None:
         summary.rows += result.rows

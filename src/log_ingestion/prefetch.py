@@ -7,6 +7,7 @@ stops early stops the producer too.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Iterator
@@ -47,7 +48,8 @@ def prefetch(source: Iterator[T], depth: int = 4) -> Iterator[T]:
             return
         put(_Item(done=True))
 
-    thread = threading.Thread(target=produce, name="prefetch", daemon=True)
+    context = contextvars.copy_context()  # the producer's log lines keep the caller's context
+    thread = threading.Thread(target=context.run, args=(produce,), name="prefetch", daemon=True)
     thread.start()
     try:
         while True:
