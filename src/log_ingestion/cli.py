@@ -6,6 +6,7 @@ or usage, 3 authentication or permission, 4 storage, 130 stopped by a second sig
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -14,7 +15,6 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -23,8 +23,8 @@ from log_ingestion import __version__, metrics
 from log_ingestion import demo as sample
 from log_ingestion.config import Settings, load_settings
 from log_ingestion.emulator.command import emulator as emulator_command
-from log_ingestion.errors import ConfigError, LogIngestionError
-from log_ingestion.logging import configure_logging, get_logger, new_trace_id
+from log_ingestion.errors import ConfigError, LogIngestionError, StopRequestedError
+from log_ingestion.logging import configure_logging, get_logger, start_trace
 from log_ingestion.pipeline import RunSummary
 from log_ingestion.progress import TerminalProgress
 from log_ingestion.runner import build_client, follow, graceful_signals, pieces, resolve_logs
@@ -75,9 +75,15 @@ def _settings(api_key: str | None, *, require_output: bool = False, **overrides:
     if api_key is not None:
         raise ConfigError(KEY_ON_COMMAND_LINE)
     settings = load_settings(require_output=require_output, **overrides)
-    configure_logging(settings.log_level, settings.log_format)
-    structlog.contextvars.bind_contextvars(trace_id=new_trace_id())
+    _start_logging(settings)
     return settings
+
+
+def _start_logging(settings: Settings) -> None:
+    """Configure logging once, with the API key as a value no line may carry; start a trace."""
+    key = settings.rapid7_api_key.get_secret_value() if settings.rapid7_api_key else ""
+    configure_logging(settings.log_level, settings.log_format, secrets=[key])
+    start_trace()
 
 
 def _version(value: bool) -> None:
@@ -119,10 +125,15 @@ def run(
         bool, typer.Option("--rescan", help="Ingest committed windows again (replaces them).")
     ] = False,
     metrics_port: Annotated[
-        int | None, typer.Option(help="Serve Prometheus /metrics on this port.")
+        int | None, typer.Option(help="Serve Prometheus /metrics on this port while running.")
     ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option(help="Address for --metrics-port (0.0.0.0 to let a remote Prometheus in)."),
+    ] = "127.0.0.1",
     metrics_file: Annotated[
-        Path | None, typer.Option(help="Write metrics to this textfile at the end.")
+        Path | None,
+        typer.Option(help="Write metrics to this textfile when the run ends (also on failure)."),
     ] = None,
     api_key: ApiKeyOption = None,
 ) -> None:
@@ -132,19 +143,64 @@ def run(
         settings = _settings(api_key, require_output=True)
         if logs is not None:
             settings.rapid7_log_ids = [part.strip() for part in logs.split(",") if part.strip()]
-        if metrics_port is not None:
-            metrics.serve(metrics_port)
-        return _ingest(settings, from_, to, follow_mode=follow_mode, rescan=rescan)
+        server = metrics.serve(metrics_port, metrics_host) if metrics_port is not None else None
+        try:
+            return _ingest(settings, from_, to, follow_mode=follow_mode, rescan=rescan)
+        finally:
+            if server is not None:
+                server.close()
 
-    summary = guarded(body)
-    if metrics_file is not None:
-        metrics.write_textfile(str(metrics_file))
+    try:
+        summary = guarded(body)
+    finally:
+        if metrics_file is not None:
+            guarded(lambda: metrics.write_textfile(metrics_file))
     _print_summary(summary)
     if summary.failed:
         raise typer.Exit(1)
 
 
 def _ingest(
+    settings: Settings, from_: str | None, to: str, *, follow_mode: bool, rescan: bool
+) -> RunSummary:
+    """Run, then say how it went: one `run.done` (or `run.failed`) line and the run metrics."""
+    began = time.monotonic()
+    with metrics.counting_requests() as requests:
+        try:
+            summary = _ingest_range(settings, from_, to, follow_mode=follow_mode, rescan=rescan)
+        except LogIngestionError as exc:
+            outcome = "interrupted" if isinstance(exc, StopRequestedError) else "failed"
+            metrics.run_finished(outcome)
+            get_logger().error(
+                "run.failed",
+                outcome=outcome,
+                error=str(exc),
+                error_type=type(exc).__name__,
+                seconds=round(time.monotonic() - began, 3),
+                **requests.fields(),
+            )
+            raise
+    outcome = "failed" if summary.failed else ("interrupted" if summary.interrupted else "ok")
+    metrics.run_finished(outcome)
+    get_logger().log(
+        logging.WARNING if summary.failed else logging.INFO,
+        "run.done",
+        outcome=outcome,
+        logs=len(summary.logs),
+        failed_logs=len(summary.failed),
+        windows=sum(log.committed for log in summary.logs),
+        events=summary.rows,
+        files=summary.files,
+        bytes=summary.bytes,
+        parse_errors=sum(log.parse_errors for log in summary.logs),
+        count_mismatches=sum(log.mismatches for log in summary.logs),
+        seconds=round(time.monotonic() - began, 3),
+        **requests.fields(),
+    )
+    return summary
+
+
+def _ingest_range(
     settings: Settings, from_: str | None, to: str, *, follow_mode: bool, rescan: bool
 ) -> RunSummary:
     stop = threading.Event()
@@ -327,8 +383,7 @@ def demo(
         dataset = sample.sample_dataset(events_per_log)
         with sample.start_emulator(dataset) as emulator:
             settings = sample.demo_settings(emulator.url, output, log_level="WARNING")
-            configure_logging(settings.log_level, settings.log_format)
-            structlog.contextvars.bind_contextvars(trace_id=new_trace_id())
+            _start_logging(settings)
             out.print(f"emulator serving 6 sample logs at {emulator.url}; ingesting into {output}/")
             return _ingest(
                 settings, str(dataset.start_ms), str(dataset.end_ms), follow_mode=False, rescan=True
