@@ -1,0 +1,1 @@
+"""Benchmarks of log-ingestion: `make bench` or `python -m benchmarks [--quick] [NAME ...]`."""

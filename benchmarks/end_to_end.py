@@ -1,0 +1,131 @@
+"""3. End to end over loopback: the Pipeline in-process against the emulator in a child process.
+
+The emulator runs in its own process (its CPU must not share the pipeline's GIL). The
+pipeline is `Pipeline.run` in this process, wired as `log-ingestion run` wires it (real
+HTTP client, Parquet sink, checkpoints, `VERIFY_COUNTS` on), one log, one-hour windows,
+`POLL_INTERVAL=0` and no client rate limit. The bare loop makes the same requests in
+the same order (per window: start, poll, every Next page, and the count query with its
+poll) on one `httpx.Client` and discards the bodies: small ones (running queries, counts)
+are decoded to follow their links, full pages only searched for their Next link.
+Runs alternate bare, pipeline, bare, pipeline; the ratio is of the best of each.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import orjson
+
+from benchmarks.common import (
+    FIREWALL,
+    HOUR_MS,
+    PER_PAGE,
+    EmulatorProcess,
+    Row,
+    Sizes,
+    at_least,
+    http_client,
+    run_pipeline,
+    scratch_dir,
+)
+from log_ingestion.emulator import DEFAULT_API_KEY
+from log_ingestion.plan import grid_windows
+from log_ingestion.source.client import ALL_EVENTS
+from log_ingestion.source.pages import find_link, is_running
+
+TARGET_RATIO = 0.8
+SMALL = 8_192
+
+
+def _link(content: bytes, rel: bytes) -> str | None:
+    marker = content.rfind(b'{"rel":"' + rel + b'","href":"')
+    if marker < 0:
+        return None
+    start = content.index(b'"href":"', marker) + len(b'"href":"')
+    return content[start : content.index(b'"', start)].decode()
+
+
+def _walk(client: httpx.Client, response: httpx.Response) -> tuple[int, int]:
+    """Poll and page to the end of one query; (events, requests). Bounded by the data."""
+    events = 0
+    for requests in range(1_000_000):  # requests: follow-ups made so far
+        if response.status_code not in (200, 202):
+            raise RuntimeError(f"{response.status_code} from {response.url}")
+        content = response.content
+        if len(content) < SMALL:  # running bodies, counts and short last pages: decode
+            body = orjson.loads(content)
+            running = is_running(body)
+            href = find_link(body, "self" if running else "next")
+            if not running:
+                events += len(body.get("events") or [])
+        else:  # a full page: count and find Next without decoding the events
+            events += content.count(b'"sequence_number_str"')
+            href = _link(content, b"Next")
+        if href is None:
+            return events, requests
+        response = client.get(href)
+    raise RuntimeError("the walk did not end")
+
+
+def bare_loop(url: str, log_id: str, start_ms: int, end_ms: int) -> tuple[int, int, float]:
+    """Download every page of every window and discard it: (events, requests, seconds)."""
+    events = requests = 0
+    began = time.perf_counter()
+    with httpx.Client(headers={"x-api-key": DEFAULT_API_KEY}, timeout=60) as client:
+        for window in grid_windows(start_ms, end_ms, HOUR_MS):
+            for statement, per_page in (
+                (ALL_EVENTS, PER_PAGE),
+                (f"{ALL_EVENTS} calculate(count)", None),
+            ):
+                params: dict[str, str | int] = {
+                    "query": statement,
+                    "from": window.start_ms,
+                    "to": window.end_ms,
+                }
+                if per_page:
+                    params["per_page"] = per_page
+                response = client.get(f"{url}/query/logs/{log_id}", params=params)
+                got, made = _walk(client, response)
+                events += got
+                requests += made + 1
+    return events, requests, time.perf_counter() - began
+
+
+def run(sizes: Sizes) -> list[Row]:
+    events = sizes.pick(500_000, 100_000)
+    span_ms = max(HOUR_MS, events * 86_400_000 // 1_000_000)
+    bare: list[float] = []
+    piped: list[float] = []
+    rows_landed = requests = 0
+    with EmulatorProcess(events_per_log=events, span_ms=span_ms) as emulator:
+        log = emulator.log(FIREWALL)
+        for round_number in range(sizes.pick(2, 1)):
+            got, requests, seconds = bare_loop(
+                emulator.url, log.id, emulator.start_ms, emulator.end_ms
+            )
+            bare.append(got / seconds)
+            with scratch_dir("e2e") as scratch, http_client(emulator.url) as client:
+                result = run_pipeline(
+                    client, [log], emulator.start_ms, emulator.end_ms, out_dir=scratch
+                )
+            piped.append(result.events_per_second)
+            rows_landed = result.summary.rows
+            if rows_landed != got:
+                raise RuntimeError(f"round {round_number}: landed {rows_landed}, served {got}")
+    best_bare, best_pipe = max(bare), max(piped)
+    note = f"{rows_landed:,} events, {requests:,} requests per run, best of {len(bare)}"
+    return [
+        Row("end_to_end", "bare download loop events/s", round(best_bare), "events/s", note=note),
+        Row(
+            "end_to_end",
+            "pipeline events/s (in-process Pipeline)",
+            round(best_pipe),
+            "events/s",
+            note="runs: " + ", ".join(f"{rate:,.0f}" for rate in piped),
+        ),
+        at_least(
+            Row("end_to_end", "pipeline / bare loop", round(best_pipe / best_bare, 3), "x"),
+            TARGET_RATIO,
+        ),
+    ]
