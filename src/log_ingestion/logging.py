@@ -138,4 +138,6 @@ def configure_logging(
 
 
 def get_logger(**context: Any) -> Any:
-    return structlog.get_logger("log_ingestion").bind(**context)
+    """A logger that follows the configuration current at each call, even when it was
+    created earlier (at import time, say)."""
+    return structlog.get_logger("log_ingestion", **context)

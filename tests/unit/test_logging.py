@@ -211,3 +211,15 @@ def test_default_stream_follows_a_redirected_stderr(
     get_logger().info("to the redirect")
 
     assert [line["event"] for line in json_lines(replaced)] == ["to the redirect"]
+
+
+def test_a_logger_created_before_configuration_follows_it() -> None:
+    """Module-level loggers (made at import) write with the configuration made later."""
+    early = get_logger(component="parse")
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream)
+
+    early.warning("parse.failed")
+
+    [line] = json_lines(stream)
+    assert {"event": "parse.failed", "component": "parse"}.items() <= line.items()
