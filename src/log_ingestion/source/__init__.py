@@ -3,6 +3,7 @@
 from log_ingestion.source.client import (
     ClientOptions,
     LogSearchClient,
+    QueryRejectedError,
     QueryTimeoutError,
     RequestRecord,
 )
@@ -11,6 +12,7 @@ from log_ingestion.source.ratelimit import RateLimiter
 __all__ = [
     "ClientOptions",
     "LogSearchClient",
+    "QueryRejectedError",
     "QueryTimeoutError",
     "RateLimiter",
     "RequestRecord",

@@ -45,6 +45,13 @@ class QueryTimeoutError(ApiError):
     """A query kept running past the bounded wait."""
 
 
+class QueryRejectedError(BadRequestError):
+    """400 and other 4xx: the API refused the query or its range. Retrying cannot help and
+    the usual cause is RAPID7_QUERY, so it exits like a configuration error."""
+
+    exit_code = 2
+
+
 @dataclass(frozen=True, slots=True)
 class ClientOptions:
     per_page: int = 500
@@ -138,7 +145,7 @@ def _raise_for_status(response: httpx.Response, kind: str) -> None:
         )
     if status >= 400:
         detail = _server_message(response) or "no reason given"
-        raise BadRequestError(
+        raise QueryRejectedError(
             f"the API rejected the {kind} request ({status}): {detail}; check RAPID7_QUERY and the range",
             status=status,
             url=url,
