@@ -156,8 +156,24 @@ def run(
         if metrics_file is not None:
             guarded(lambda: metrics.write_textfile(metrics_file))
     _print_summary(summary)
-    if summary.failed:
-        raise typer.Exit(1)
+    _exit_if_failed(summary)
+
+
+def _exit_if_failed(summary: RunSummary) -> None:
+    """One `error:` line per distinct problem, naming its logs; exit with the gravest code.
+
+    A failing log does not stop the others, so its error lives in the summary, not in an
+    exception: without this, a bad key (403) or a bad query (400) on every log exited 1
+    with nothing on stderr but log lines.
+    """
+    if not summary.failed:
+        return
+    by_message: dict[str, list[str]] = {}
+    for log in summary.failed:
+        by_message.setdefault(log.error or "failed", []).append(log.log.name)
+    for message, names in by_message.items():
+        typer.echo(f"error: {', '.join(names)}: {message}", err=True)
+    raise typer.Exit(max(log.exit_code for log in summary.failed) or 1)
 
 
 def _ingest(
@@ -392,8 +408,7 @@ def demo(
     summary = guarded(body)
     _print_summary(summary)
     sample.show_rows(out, summary, output)
-    if summary.failed:
-        raise typer.Exit(1)
+    _exit_if_failed(summary)
 
 
 app.command("emulator")(emulator_command)

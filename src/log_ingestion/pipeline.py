@@ -79,6 +79,8 @@ class LogSummary:
     parse_errors: int = 0
     mismatches: int = 0
     error: str | None = None
+    # the failure's exit code (3 auth, 2 configuration...), so the CLI can report it
+    exit_code: int = 0
 
 
 @dataclass(slots=True)
@@ -222,6 +224,7 @@ class Pipeline:
             logger.info("log.interrupted")
         except LogIngestionError as exc:
             summary.error = str(exc)
+            summary.exit_code = exc.exit_code
             logger.error("log.failed", error=str(exc), error_type=type(exc).__name__)
         return summary
 
