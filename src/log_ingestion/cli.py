@@ -43,7 +43,10 @@ state_app = typer.Typer(
 )
 app.add_typer(state_app, name="state")
 
-out = Console(soft_wrap=True)
+# Piped output (a script, grep) has no width: rich would assume 80 columns and cut log
+# names, table folders and committed ranges with "…". A terminal keeps its own width.
+PIPED_WIDTH = 240
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 T = TypeVar("T")
 
 KEY_ON_COMMAND_LINE = (
