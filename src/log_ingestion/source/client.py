@@ -7,6 +7,7 @@ are decided by type (`RetryableError`) and honour `Retry-After`.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from log_ingestion.source.pages import (
     find_link,
     is_running,
     statistics_count,
+    without_lone_surrogates,
 )
 from log_ingestion.source.ratelimit import RateLimiter, reset_delay
 
@@ -170,14 +172,28 @@ def _decode(response: httpx.Response, kind: str) -> Body:
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError:
-        raise RetryableError(
-            f"the {kind} response was truncated or is not valid JSON",
-            status=response.status_code,
-            url=url,
-        ) from None
+        body = _lenient_json(response.content)
+        if body is None:
+            raise RetryableError(
+                f"the {kind} response was truncated or is not valid JSON",
+                status=response.status_code,
+                url=url,
+            ) from None
     if not isinstance(body, dict):
         raise RetryableError(f"the {kind} response is not a JSON object", url=url)
     return body
+
+
+def _lenient_json(content: bytes) -> Any:
+    """A body orjson refuses only for an escaped lone surrogate (`"\\ud83d"`, a message cut
+    mid-emoji by the server) is valid JSON: read it with the stdlib and replace each lone
+    surrogate with U+FFFD, since Parquet strings must be UTF-8. Without this, one such
+    event failed its whole window on every retry. None when the body really is broken."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return None
+    return without_lone_surrogates(body)
 
 
 def _log_info(raw: Mapping[str, Any]) -> LogInfo:

@@ -95,3 +95,14 @@ def statistics_count(body: Body) -> int:
     if isinstance(stats, Mapping) and isinstance(stats.get("count"), int | float):
         return int(stats["count"])
     raise ApiError("a count query finished without a count in `statistics`")
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings replaced by U+FFFD (valid UTF-8)."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {key: without_lone_surrogates(item) for key, item in value.items()}
+    return value
