@@ -147,7 +147,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _key_from_file(self) -> Settings:
-        if self.rapid7_api_key is None and self.rapid7_api_key_file is not None:
+        # An empty RAPID7_API_KEY= (as in .env.example) counts as unset, so the file is read.
+        key_is_empty = self.rapid7_api_key is None or not self.rapid7_api_key.get_secret_value()
+        if key_is_empty and self.rapid7_api_key_file is not None:
             try:
                 secret = self.rapid7_api_key_file.read_text(encoding="utf-8").strip()
             except OSError as exc:

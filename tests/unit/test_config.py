@@ -41,6 +41,17 @@ def test_key_from_file(tmp_path, monkeypatch):
     assert settings.rapid7_api_key.get_secret_value() == KEY
 
 
+def test_key_file_used_when_key_variable_is_empty(tmp_path, monkeypatch):
+    """`RAPID7_API_KEY=` left empty does not hide RAPID7_API_KEY_FILE."""
+    secret = tmp_path / "key"
+    secret.write_text(KEY)
+    monkeypatch.setenv("RAPID7_API_KEY", "")
+    monkeypatch.setenv("RAPID7_API_KEY_FILE", str(secret))
+    settings = load_settings()
+    assert settings.rapid7_api_key is not None
+    assert settings.rapid7_api_key.get_secret_value() == KEY
+
+
 def test_key_from_dotenv(tmp_path):
     """A .env file in the working folder is read."""
     (tmp_path / ".env").write_text(f"RAPID7_API_KEY={KEY}\nOUTPUT_DIR=out\n")
