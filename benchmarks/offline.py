@@ -105,7 +105,12 @@ def _page_frame(events: list[dict[str, Any]], header: list[str], log_name: str) 
     with warnings.catch_warnings():  # pandas warns of the too-wide line it cuts short
         warnings.simplefilter("ignore", pd.errors.ParserWarning)
         parsed = pd.read_csv(
-            io.StringIO(text), header=None, names=header, index_col=False, dtype=str
+            io.StringIO(text),
+            header=None,
+            names=header,
+            index_col=False,
+            dtype=str,
+            on_bad_lines="skip",
         )
     parsed = parsed.reindex(range(len(events)))  # lines pandas skipped become empty rows
     frame = pd.DataFrame(
