@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -179,12 +180,9 @@ class Pipeline:
         self._stop = stop or threading.Event()
         self._progress = progress or Progress()
         self._clock = clock
-        self._counter = ThreadPoolExecutor(
-            max_workers=options.concurrency, thread_name_prefix="count"
-        )
 
     def close(self) -> None:
-        self._counter.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: counts run in daemon threads that end with their requests."""
 
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -290,12 +288,15 @@ class Pipeline:
                 break
             except (AuthError, BadRequestError, StopRequestedError):
                 raise
-            except NotFoundError as exc:
-                if "/query/logs/" in (exc.url or "") or attempt == WINDOW_ATTEMPTS:
-                    raise
-                logger.warning("window.retry", error=str(exc), attempt=attempt)
             except ApiError as exc:
-                if attempt == WINDOW_ATTEMPTS:
+                # Once stopping, a failure is most likely the stop itself (a request cut
+                # short): retrying the window would hold the shutdown for a whole window.
+                if self._stop.is_set():
+                    raise StopRequestedError("stopped while a window was in flight") from exc
+                if isinstance(exc, NotFoundError):
+                    if "/query/logs/" in (exc.url or "") or attempt == WINDOW_ATTEMPTS:
+                        raise
+                elif attempt == WINDOW_ATTEMPTS:
                     raise
                 logger.warning("window.retry", error=str(exc), attempt=attempt)
         self._account(log, result, summary)
@@ -365,13 +366,24 @@ class Pipeline:
             published.bytes,
         )
         if counted is not None:
-            result.api_count = counted.result()
+            result.api_count = self._await_count(counted)
         return result, parser.state()
+
+    def _await_count(self, counted: Future[int]) -> int:
+        """The count, or `StopRequestedError` once stopping: the window is published but not
+        committed, so the next run ingests it again (replacing its files) and verifies it."""
+        while True:
+            try:
+                return counted.result(timeout=0.1)
+            except FutureTimeoutError:
+                if self._stop.is_set():
+                    raise StopRequestedError("stopped while waiting for a count") from None
 
     def _batches(self, log: LogInfo, task: Task, result: WindowResult) -> Iterator[EventPage]:
         window_filter = WindowFilter(task.query)
         batcher = _Batcher(self._options.batch_size)
-        for page in prefetch(self._client.pages(log.id, task.query, self._options.query)):
+        pages = self._client.pages(log.id, task.query, self._options.query)
+        for page in prefetch(pages, stop=self._stop):
             if self._stop.is_set():
                 raise StopRequestedError(
                     "stopped while a window was in flight; it will be ingested again"
@@ -388,13 +400,23 @@ class Pipeline:
         """Ask the API for its own count while the pages download, to check completeness."""
         if not (self._options.verify_counts and task.closed):
             return None
-        return self._counter.submit(
-            contextvars.copy_context().run,
-            self._client.count,
-            log.id,
-            task.query,
-            self._options.query,
-        )
+        # A daemon thread, not a pool: at exit the interpreter joins pool threads, and a
+        # count stuck in a slow request would then hold a graceful stop for its timeout.
+        counted: Future[int] = Future()
+        context = contextvars.copy_context()
+
+        def count() -> None:
+            if not counted.set_running_or_notify_cancel():
+                return
+            try:
+                counted.set_result(
+                    context.run(self._client.count, log.id, task.query, self._options.query)
+                )
+            except BaseException as exc:  # handed to the waiting window
+                counted.set_exception(exc)
+
+        threading.Thread(target=count, name="count", daemon=True).start()
+        return counted
 
     def _account(self, log: LogInfo, result: WindowResult, summary: LogSummary) -> None:
         summary.rows += result.rows

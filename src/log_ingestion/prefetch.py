@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from log_ingestion.errors import StopRequestedError
+
 T = TypeVar("T")
 
 
@@ -24,8 +26,15 @@ class _Item(Generic[T]):
     done: bool = False
 
 
-def prefetch(source: Iterator[T], depth: int = 4) -> Iterator[T]:
-    """Yield the items of `source`, produced up to `depth` ahead in another thread."""
+def prefetch(
+    source: Iterator[T], depth: int = 4, *, stop: threading.Event | None = None
+) -> Iterator[T]:
+    """Yield the items of `source`, produced up to `depth` ahead in another thread.
+
+    Once `stop` is set the consumer raises `StopRequestedError` within 0.1 s instead of
+    waiting for the producer, which may sit in a slow request for the whole request timeout
+    (and its retries); the daemon producer is then left behind, not joined.
+    """
     items: queue.Queue[_Item[T]] = queue.Queue(maxsize=depth)
     cancelled = threading.Event()
 
@@ -53,7 +62,7 @@ def prefetch(source: Iterator[T], depth: int = 4) -> Iterator[T]:
     thread.start()
     try:
         while True:
-            item = items.get()
+            item = _next(items, stop)
             if item.error is not None:
                 raise item.error
             if item.done:
@@ -61,4 +70,15 @@ def prefetch(source: Iterator[T], depth: int = 4) -> Iterator[T]:
             yield item.value  # type: ignore[misc]
     finally:
         cancelled.set()
-        thread.join(timeout=5)
+        if stop is None or not stop.is_set():
+            thread.join(timeout=5)
+
+
+def _next(items: queue.Queue[_Item[T]], stop: threading.Event | None) -> _Item[T]:
+    while True:
+        if stop is not None and stop.is_set():
+            raise StopRequestedError("stopped while waiting for a page; the window is abandoned")
+        try:
+            return items.get(timeout=0.1)
+        except queue.Empty:
+            continue

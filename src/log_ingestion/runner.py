@@ -50,7 +50,7 @@ def build_client(settings: Settings, stop: threading.Event) -> LogSearchClient:
         settings.endpoint,
         key,
         options,
-        RateLimiter(settings.rate_limit),
+        RateLimiter(settings.rate_limit, sleep=wait),  # a stop wakes a request waiting its turn
         on_request=metrics.record_request,
         wait=wait,
     )
