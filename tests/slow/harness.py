@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -136,3 +137,17 @@ def compare(expected: Counter[Key], actual: Counter[Key]) -> dict[str, int]:
         "duplicated": sum(count - 1 for count in actual.values() if count > 1),
         "unexpected": sum(1 for key in actual if key not in expected),
     }
+
+
+def wait_for_files(
+    output: Path, process: subprocess.Popen[bytes], more_than: int, timeout: float = 20
+) -> bool:
+    """Until more than `more_than` files are published (True) or the process ended (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(published_files(output)) > more_than:
+            return True
+        if process.poll() is not None:
+            return False
+        time.sleep(0.02)
+    raise AssertionError(f"no progress past {more_than} files within {timeout}s")

@@ -1,0 +1,104 @@
+"""Graceful shutdown of a real run: SIGTERM/SIGINT stop it cleanly (exit 0, prompt, no
+partial file, consistent checkpoint, resumable); a second signal leaves at once (130)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from log_ingestion.emulator import Dataset, Emulator
+from log_ingestion.state import CheckpointStore
+
+from ..slow.harness import compare, ingest_env, landed, leftovers, run_to_end, start_run, truth
+
+EmulatorFactory = Callable[..., Emulator]
+PROMPT_SECONDS = 5.0
+
+
+def wait_for_commits(state_dir: Path, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Until some checkpoint exists, so a signal lands in the middle of the work."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(state_dir.glob("*.json")):
+            return
+        time.sleep(0.02)
+    raise AssertionError("the run committed nothing in time (or ended early)")
+
+
+def stop_time(process: subprocess.Popen[bytes], sig: signal.Signals) -> tuple[int, float]:
+    """(exit code, seconds from the signal to the exit)."""
+    sent = time.monotonic()
+    process.send_signal(sig)
+    code = process.wait(timeout=30)
+    return code, time.monotonic() - sent
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_one_signal_stops_cleanly_and_the_next_run_completes(
+    make_emulator: EmulatorFactory, tmp_path: Path, sig: signal.Signals
+) -> None:
+    """Exit 0 within a few seconds, no temp or journal visible, the checkpoint covers only
+    published windows; the resumed run lands every event once."""
+    data = Dataset(seed=3, events_per_log=4_000, span_ms=3_600_000)
+    emulator = make_emulator(data)
+    output = tmp_path / "out"
+    env = ingest_env(emulator.url, output, window_size="5m", start_time=str(data.start_ms))
+    store = CheckpointStore(output / "_state")
+    process = start_run(tmp_path, env, "--to", str(data.end_ms))
+    wait_for_commits(output / "_state", process, timeout=20)
+
+    code, seconds = stop_time(process, sig)
+    stopped = landed(output)
+    after_stop = leftovers(output)
+    committed = {checkpoint.log_id: checkpoint.committed for checkpoint in store.list()}
+    resumed = run_to_end(tmp_path, env, "--to", str(data.end_ms))
+
+    assert code == 0, (tmp_path / "run-000.err").read_text()[-2000:]
+    assert seconds < PROMPT_SECONDS
+    assert after_stop == []
+    for log_id, intervals in committed.items():
+        for start, end in intervals:  # every committed event is already published
+            assert set(truth(data, [log_id], start, end)) <= set(stopped)
+    assert sum(stopped.values()) < data.count(data.log_id("app-kv")) * len(data.logs)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    expected = truth(data, data.logs, data.start_ms, data.end_ms)
+    assert compare(expected, landed(output)) == {"missing": 0, "duplicated": 0, "unexpected": 0}
+    assert leftovers(output) == []
+
+
+def test_a_second_signal_exits_at_once_with_130_and_nothing_is_lost(
+    make_emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    """While the first stop waits on a stalled answer, a second SIGTERM exits 130 at once;
+    the next run still completes the range exactly once."""
+    data = Dataset(seed=4, events_per_log=600, span_ms=3_600_000)
+    emulator = make_emulator(data)
+    output = tmp_path / "out"
+    env = ingest_env(emulator.url, output, window_size="10m", start_time=str(data.start_ms))
+    run_to_end(tmp_path, env, "--to", str(data.start_ms + 1))  # some windows committed
+    emulator.faults.stall_seconds = 20.0
+    emulator.faults.fail_next("management", 1, "stall")  # the log listing at start hangs
+    process = start_run(tmp_path, env, "--to", str(data.end_ms))
+    deadline = time.monotonic() + 20
+    while emulator.faults.pending("management") and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    alive_after_first = process.poll() is None
+    code, seconds = stop_time(process, signal.SIGTERM)
+    resumed = run_to_end(tmp_path, env, "--to", str(data.end_ms))
+
+    assert alive_after_first
+    assert code == 130
+    assert seconds < 1.0
+    assert "second signal" in (tmp_path / "run-000.err").read_text()
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    expected = truth(data, data.logs, data.start_ms, data.end_ms)
+    assert compare(expected, landed(output)) == {"missing": 0, "duplicated": 0, "unexpected": 0}
+    assert leftovers(output) == []
