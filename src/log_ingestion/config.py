@@ -107,6 +107,7 @@ class Settings(BaseSettings):
     retry_wait_initial: float = Field(default=0.5, ge=0)
     retry_wait_max: float = Field(default=30.0, ge=0)
     parquet_compression: Literal["snappy", "zstd", "gzip", "lz4", "none"] = "snappy"
+    parquet_compression_level: int | None = Field(default=None, ge=-7, le=22)
     request_timeout: float = Field(default=30.0, gt=0)
     poll_interval: float = Field(default=1.0, ge=0)
     max_poll_wait: float = Field(default=300.0, gt=0)

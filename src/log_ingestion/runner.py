@@ -113,6 +113,7 @@ def pieces(
     sink = ParquetSink(
         settings.output_dir,
         compression=settings.parquet_compression,
+        compression_level=settings.parquet_compression_level,
         row_group_rows=settings.row_group_rows,
     )
     pipeline = Pipeline(

@@ -603,3 +603,28 @@ def test_journal_lists_paths_relative_to_the_table(
     assert all(
         not path.startswith("/") and ".." not in path for move in document["moves"] for path in move
     )
+
+
+def test_growing_columns_are_delta_encoded_and_message_is_not_a_dictionary(
+    tmp_path: Path, sink: ParquetSink
+):
+    """Time and sequence columns take a few bits per row; unique messages skip the dictionary."""
+    publish(sink, WINDOW, batch(spread(WINDOW, 200)))
+    (path,) = published(tmp_path)
+    row_group = pq.ParquetFile(path).metadata.row_group(0)
+    encodings = {
+        row_group.column(i).path_in_schema: row_group.column(i).encodings
+        for i in range(row_group.num_columns)
+    }
+    assert "DELTA_BINARY_PACKED" in encodings["timestamp"]
+    assert "RLE_DICTIONARY" not in encodings["message"]
+
+
+def test_zstd_defaults_to_level_3_and_takes_a_level(tmp_path: Path):
+    """A higher zstd level gives a smaller file from the same rows."""
+    sizes = []
+    for level in (1, 9):
+        root = tmp_path / str(level)
+        level_sink = ParquetSink(str(root), compression="zstd", compression_level=level)
+        sizes.append(publish(level_sink, WINDOW, batch(spread(WINDOW, 2000))).bytes)
+    assert sizes[1] < sizes[0]
