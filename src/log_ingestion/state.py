@@ -196,7 +196,13 @@ class CheckpointStore:
             missing.append(directory)
             directory = directory.parent
         for directory in reversed(missing):
-            directory.mkdir(DIR_MODE)
+            try:
+                directory.mkdir(DIR_MODE)
+            except FileExistsError:
+                # Logs save from their own threads: another may have just made it. Only a
+                # file standing there is an error.
+                if not directory.is_dir():
+                    raise
 
 
 def _read(path: Path) -> LogCheckpoint:
