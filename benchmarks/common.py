@@ -29,7 +29,7 @@ from log_ingestion.pipeline import Pipeline, PipelineOptions, RunSummary
 from log_ingestion.plan import grid_windows
 from log_ingestion.sink import ParquetSink
 from log_ingestion.source import ClientOptions, LogSearchClient, RateLimiter
-from log_ingestion.source.pages import events_of, find_link
+from log_ingestion.source.pages import Body, decode_query_body, events_of, find_link
 from log_ingestion.state import CheckpointStore
 
 FIREWALL = "firewall-traffic"
@@ -37,6 +37,12 @@ HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 PER_PAGE = 500
 RECORDED_BASE = "http://127.0.0.1:9"  # only written into recorded hrefs, never contacted
+
+
+def decode(raw: bytes) -> Body:
+    """What the client does with a query body: typed decoding, generic JSON as the fallback."""
+    body = decode_query_body(raw)
+    return body if body is not None else orjson.loads(raw)
 
 
 @dataclass(slots=True)
@@ -223,13 +229,13 @@ class RecordedClient:
 
     def pages(self, log_id: str, window: Window, query: str = "") -> Iterator[EventPage]:
         recording = self._recording
-        body = orjson.loads(recording.first[window])
+        body = decode(recording.first[window])
         while True:
             yield events_of(body)
             href = find_link(body, "next")
             if href is None:
                 return
-            body = orjson.loads(recording.by_href[href])
+            body = decode(recording.by_href[href])
 
     def count(self, log_id: str, window: Window, query: str = "") -> int:
         return self._recording.counts.get(window, 0)

@@ -4,7 +4,7 @@ Page bodies (1,000,000 firewall events by default, one million per day, one-hour
 are produced once by the emulator's page builder and held in memory as JSON bytes. The
 pipeline is the real `Pipeline` (prefetch thread, `WindowFilter`, batching, `MessageParser`,
 `to_table`, `ParquetSink` with its commit protocol, checkpoints) fed by `RecordedClient`,
-which does what the HTTP client does with a body: `orjson.loads`, `events_of`, follow Next.
+which does what the HTTP client does with a body: typed decoding (`decode_query_body`), `events_of`, follow Next.
 
 The baseline is what one would write first: `json.loads`, a Python filter on the window
 and a set of seen keys, `pandas.read_csv` per page, one `to_parquet` per 5,000-row batch.
@@ -23,7 +23,6 @@ import time
 import warnings
 from typing import Any
 
-import orjson
 import pandas as pd
 import pyarrow as pa
 
@@ -34,6 +33,7 @@ from benchmarks.common import (
     Row,
     Sizes,
     at_least,
+    decode,
     record,
     run_pipeline,
     scratch_dir,
@@ -144,7 +144,7 @@ def stages(rec: Recording, limit: int) -> dict[str, float]:
         batches = []
         for raw in rec.bodies(window):
             began = time.perf_counter()
-            body = orjson.loads(raw)
+            body = decode(raw)
             decoded = time.perf_counter()
             page = events_of(body)
             split = time.perf_counter()

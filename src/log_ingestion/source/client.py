@@ -32,6 +32,7 @@ from log_ingestion.logging import get_logger, new_request_id
 from log_ingestion.models import EventPage, LogInfo, Window
 from log_ingestion.source.pages import (
     Body,
+    decode_query_body,
     events_of,
     find_link,
     is_running,
@@ -41,6 +42,7 @@ from log_ingestion.source.pages import (
 from log_ingestion.source.ratelimit import RateLimiter, reset_delay
 
 ALL_EVENTS = "where(/.*/)"
+QUERY_KINDS = frozenset({"start", "poll", "next"})
 
 
 class QueryTimeoutError(ApiError):
@@ -169,6 +171,12 @@ def _decode(response: httpx.Response, kind: str) -> Body:
             status=response.status_code,
             url=url,
         )
+    body = decode_query_body(response.content) if kind in QUERY_KINDS else None
+    if body is not None:
+        return body
+    body = decode_query_body(response.content) if kind in QUERY_KINDS else None
+    if body is not None:
+        return body
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError:
