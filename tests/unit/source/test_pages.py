@@ -1,9 +1,16 @@
 """Reading response bodies: links, completion, exact events."""
 
+import orjson
 import pytest
 
 from log_ingestion.errors import ApiError
-from log_ingestion.source.pages import events_of, find_link, is_running, statistics_count
+from log_ingestion.source.pages import (
+    decode_query_body,
+    events_of,
+    find_link,
+    is_running,
+    statistics_count,
+)
 
 SELF = {"rel": "Self", "href": "https://x/query/abc:1:"}
 
@@ -79,3 +86,41 @@ def test_statistics_missing_is_an_error():
     """A count query without statistics cannot verify anything."""
     with pytest.raises(ApiError):
         statistics_count({"events": []})
+
+
+EVENT = {
+    "timestamp": 5,
+    "sequence_number": 3235937417370673000,
+    "sequence_number_str": "3235937417370673152",
+    "log_id": "L",
+    "message": "a,b",
+    "labels": [{"id": "lab", "links": []}],
+    "links": [{"rel": "Context", "href": "https://x/query/context/1"}],
+}
+
+
+def test_typed_decoding_gives_the_same_columns_as_generic_decoding():
+    """The fast msgspec path and the dict path agree field for field."""
+    raw = orjson.dumps({"events": [EVENT, {**EVENT, "message": None, "labels": []}], "links": []})
+    typed = decode_query_body(raw)
+    assert typed is not None
+    assert events_of(typed) == events_of(orjson.loads(raw))
+
+
+def test_typed_decoding_keeps_what_the_client_reads():
+    """Links, progress and statistics survive; other keys are dropped."""
+    raw = orjson.dumps({"links": [SELF], "progress": 40, "statistics": {"count": 3}, "x": 1})
+    assert decode_query_body(raw) == {"links": [SELF], "progress": 40, "statistics": {"count": 3}}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"events": [{"timestamp": 1',
+        b'{"events": [{"timestamp": 1.5}]}',
+        b'{"events": [{"message": {}}]}',
+    ],
+)
+def test_typed_decoding_declines_what_it_cannot_read(raw):
+    """Truncated or unexpected shapes fall back to generic decoding (None)."""
+    assert decode_query_body(raw) is None
