@@ -148,8 +148,11 @@ def graceful_signals(stop: threading.Event) -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        # Once stopping, keep the handler until the process ends: a second signal while the
+        # summary prints must still mean "exit at once (130)", not the default death by signal.
+        if not stop.is_set():
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def follow(
