@@ -49,7 +49,8 @@ window's complete old set of files or its complete new set, never both, never ha
 
 Only `recover()` heals a crash; a reader looking between the crash and the next start can
 see old and new files of one window together (each file itself is whole). An `OSError` in
-step 4 rolls the publish back (through an `undo` journal, itself crash-safe), so `commit()`
+step 4 rolls the publish back (through an `undo` journal, itself crash-safe), and so does a
+temp found missing there (another process's `recover()` took it for stale), so `commit()`
 raising `StorageError` leaves the old set visible; one in step 5 or 6 leaves the new set,
 completed by the next `recover()`. Files are created 0o640 and directories 0o750, both
 masked by the umask; fsyncs happen where the filesystem is local.

@@ -380,16 +380,32 @@ class WindowWriter:
             raise
 
     def _move_into_place(self, plan: Journal) -> None:
+        outcome = Outcome()
         try:
-            journal.move_into_place(self._storage, self._table_dir, plan, Outcome())
+            journal.move_into_place(self._storage, self._table_dir, plan, outcome)
         except StorageError as exc:
             # No old file is deleted yet: roll back so the window keeps its old set now.
-            try:
-                journal.write(self._storage, self._table_dir, plan.undoing())
-                journal.apply(self._storage, self._table_dir, plan.undoing(), Outcome())
-            except StorageError:
-                raise self._failed("the next start finishes the publish") from exc
+            self._roll_back(plan, exc)
             raise self._failed("it was rolled back, the window keeps its old files", exc) from exc
+        if outcome.missing:
+            # Temps gone before they were renamed: publishing the rest would lose their
+            # rows, and deleting the old files would lose those too. Keep the old set.
+            self._roll_back(plan, None)
+            raise StorageError(
+                f"publishing window {self.window} of {self._table_dir} failed: "
+                f"{len(outcome.missing)} of its temp files vanished from "
+                f"{join(self._table_dir, STAGING_DIR)} before they were published "
+                f"(first: {outcome.missing[0]}); another process may be using the same "
+                "OUTPUT_DIR (its start removes temps it takes for stale). "
+                "It was rolled back, the window keeps its old files"
+            )
+
+    def _roll_back(self, plan: Journal, cause: BaseException | None) -> None:
+        try:
+            journal.write(self._storage, self._table_dir, plan.undoing())
+            journal.apply(self._storage, self._table_dir, plan.undoing(), Outcome())
+        except StorageError as exc:
+            raise self._failed("the next start finishes the publish") from (cause or exc)
 
     def _delete_old(self, plan: Journal) -> None:
         try:

@@ -521,6 +521,30 @@ def test_failed_rename_rolls_back_to_the_old_files(
     assert staged(tmp_path) == []
 
 
+def test_vanished_temps_are_not_reported_as_published(
+    tmp_path: Path, sink: ParquetSink, monkeypatch: pytest.MonkeyPatch
+):
+    """Another process's recover() deletes our temps as stale just before our journal.
+
+    Both ends of every move are then missing: the publish is rolled back, the old files
+    stay and commit() raises instead of counting rows that no file holds.
+    """
+    publish(sink, ACROSS_MIDNIGHT, batch(spread(ACROSS_MIDNIGHT, 2), prefix="old"))
+    original_write = Storage.write_atomic
+
+    def other_process_starts(storage: Storage, path: str, data: bytes) -> None:
+        monkeypatch.setattr(Storage, "write_atomic", original_write)  # once
+        ParquetSink(str(tmp_path)).recover()  # a second process on the same OUTPUT_DIR
+        original_write(storage, path, data)
+
+    monkeypatch.setattr(Storage, "write_atomic", other_process_starts)
+    with pytest.raises(StorageError, match=r"another process may be using the same OUTPUT_DIR"):
+        publish(sink, ACROSS_MIDNIGHT, batch(spread(ACROSS_MIDNIGHT, 6), prefix="new"))
+    assert [name[:3] for name in messages(tmp_path)] == ["old", "old"]
+    assert staged(tmp_path) == []
+    assert ParquetSink(str(tmp_path)).recover().missing == ()
+
+
 def test_failed_journal_write_keeps_the_old_files(
     tmp_path: Path, sink: ParquetSink, monkeypatch: pytest.MonkeyPatch
 ):
