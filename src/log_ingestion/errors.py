@@ -37,6 +37,12 @@ class AuthError(ApiError):
 class NotFoundError(ApiError):
     """404: an unknown log, log set or expired query."""
 
+    def __init__(
+        self, message: str, *, status: int | None = None, url: str | None = None, kind: str = ""
+    ) -> None:
+        super().__init__(message, status=status, url=url)
+        self.kind = kind  # "start" means the log itself is unknown; "poll"/"next", the query
+
 
 class BadRequestError(ApiError):
     """400: the query or its parameters are invalid."""

@@ -294,7 +294,8 @@ class Pipeline:
                 if self._stop.is_set():
                     raise StopRequestedError("stopped while a window was in flight") from exc
                 if isinstance(exc, NotFoundError):
-                    if "/query/logs/" in (exc.url or "") or attempt == WINDOW_ATTEMPTS:
+                    # an unknown log is final; an expired query is worth one more try
+                    if exc.kind == "start" or attempt == WINDOW_ATTEMPTS:
                         raise
                 elif attempt == WINDOW_ATTEMPTS:
                     raise

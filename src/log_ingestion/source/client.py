@@ -21,6 +21,7 @@ import structlog
 from pydantic import SecretStr
 
 from log_ingestion import __version__
+from log_ingestion.config import is_loopback_host
 from log_ingestion.errors import (
     ApiError,
     AuthError,
@@ -43,6 +44,7 @@ from log_ingestion.source.ratelimit import RateLimiter, reset_delay
 
 ALL_EVENTS = "where(/.*/)"
 QUERY_KINDS = frozenset({"start", "poll", "next"})
+RAPID7_HOSTS = (".rest.logs.insight.rapid7.com", ".api.insight.rapid7.com", "rest.logentries.com")
 
 
 class QueryTimeoutError(ApiError):
@@ -140,12 +142,20 @@ def _raise_for_status(response: httpx.Response, kind: str) -> None:
             status=status,
             url=url,
         )
+    if status == 404 and kind in ("poll", "next"):
+        raise NotFoundError(
+            f"the running query is gone (404 on a {kind} link); the window is queried again",
+            status=status,
+            url=url,
+            kind=kind,
+        )
     if status == 404:
         raise NotFoundError(
             f"not found (404): {urlsplit(url).path}; list the logs this key can see with "
             "`log-ingestion logs` and fix RAPID7_LOG_IDS",
             status=status,
             url=url,
+            kind=kind,
         )
     if status >= 400:
         detail = _server_message(response) or "no reason given"
@@ -288,7 +298,7 @@ class LogSearchClient:
                     "a Next link points back to a page already fetched", url=_path_of(href)
                 )
             fetched.add(href)
-            body = self._await(self._send("GET", href, kind="next"))
+            body = self._await(self._send("GET", self._trusted(href, "Next"), kind="next"))
 
     def count(self, log_id: str, window: Window, query: str = "") -> int:
         """The API's own count of events matching `query` in the window."""
@@ -318,8 +328,22 @@ class LogSearchClient:
             self._wait(self._options.poll_interval)
             href = find_link(body, "self")
             assert href is not None  # is_running() checked it
-            body = self._send("GET", href, kind="poll")
+            body = self._send("GET", self._trusted(href, "Self"), kind="poll")
         return body
+
+    def _trusted(self, href: str, rel: str) -> str:
+        """A link the API key may be sent to: the endpoint's own host, or a Rapid7 Log Search
+        host over https (the API answers on both hosts). Plain http only to loopback."""
+        parts = urlsplit(href)
+        host = (parts.hostname or "").lower()
+        own_host = host == (urlsplit(self._endpoint).hostname or "").lower()
+        secure = parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host))
+        if secure and (own_host or host.endswith(RAPID7_HOSTS)):
+            return href
+        raise ApiError(
+            f"refusing to follow a {rel} link to {parts.scheme}://{host}: the API key is only "
+            f"sent over https to {urlsplit(self._endpoint).hostname} or a Rapid7 Log Search host"
+        )
 
     # -- the one way out ------------------------------------------------------------
 
@@ -388,6 +412,10 @@ class LogSearchClient:
             )
             _raise_for_status(response, kind)
             body = _decode(response, kind)
+            if status == 202 and find_link(body, "self") is None:
+                # "accepted, not finished" with nothing to poll: reading it as a finished,
+                # empty page would commit an empty window
+                raise RetryableError(f"a {kind} request answered 202 without a Self link to poll")
         except RetryableError as exc:
             if exc.retry_after:
                 self._limiter.pause(exc.retry_after)

@@ -67,15 +67,13 @@ def find_link(body: Body, rel: str) -> str | None:
 
 
 def is_running(body: Body) -> bool:
-    """A query is still running while it has a Self link and its progress is below 100.
+    """A query is running while its body carries a Self link to poll.
 
     Completion is read from the body, never from the status code: polls answer 200
-    both while running and when done.
+    both while running and when done. Done means no Self link; `progress` reaching 100
+    with a Self link still there is polled once more rather than read as an empty page.
     """
-    if find_link(body, "self") is None:
-        return False
-    progress = body.get("progress")
-    return not (isinstance(progress, int | float) and progress >= 100)
+    return find_link(body, "self") is not None
 
 
 def _labels(raw: object) -> list[str]:

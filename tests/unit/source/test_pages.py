@@ -37,9 +37,9 @@ def test_running_while_self_link_and_progress_below_100():
     assert is_running({"progress": 40, "links": [SELF]})
 
 
-def test_done_when_progress_reaches_100():
-    """Progress 100 means done even if a Self link lingers."""
-    assert not is_running({"progress": 100, "links": [SELF]})
+def test_still_polled_when_progress_100_keeps_a_self_link():
+    """Done means no Self link; progress 100 with one is polled again, not read as empty."""
+    assert is_running({"progress": 100, "links": [SELF], "events": []})
 
 
 def test_done_without_self_link():
