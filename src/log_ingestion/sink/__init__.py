@@ -36,7 +36,9 @@ window's complete old set of files or its complete new set, never both, never ha
 1. Row groups were written to temps in `_staging`; the temps are closed and fsynced, then
    the staging directory. *Crash*: old set visible; `recover()` deletes the temps.
 2. Journals of earlier failed publishes of the table are applied (step 4-6 for them).
-3. The window's old files are listed (same `part-<start>-<end>-` prefix, another token) and
+3. The window's old files are listed (any other token whose `part-<start>-<end>-` lies
+   inside the window: a smaller grid's files are replaced too; a file reaching outside the
+   window, of a larger or shifted grid, is a `StorageError` and nothing changes) and
    a journal of renames and deletions is written atomically (temp, fsync, rename, directory
    fsync). This is the commit point. *Crash before the rename*: as in 1. *After*: `recover()`
    carries the journal out.

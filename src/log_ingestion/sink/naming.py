@@ -88,6 +88,18 @@ def window_prefix(window: Window) -> str:
     return f"part-{window.start_ms}-{window.end_ms}-"
 
 
+_DATA_FILE = re.compile(r"part-(\d+)-(\d+)-([0-9a-f]+)-(\d+)\.parquet")
+
+
+def data_file_window(name: str) -> tuple[Window, str] | None:
+    """The window and token a published file's name holds, or None for another name."""
+    match = _DATA_FILE.fullmatch(name)
+    if match is None:
+        return None
+    start, end = int(match.group(1)), int(match.group(2))
+    return (Window(start, end), match.group(3)) if start < end else None
+
+
 def data_file(window: Window, token: str, number: int) -> str:
     return f"{window_prefix(window)}{token}-{number}{PARQUET_SUFFIX}"
 

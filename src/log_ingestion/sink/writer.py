@@ -21,16 +21,15 @@ from log_ingestion.sink import journal
 from log_ingestion.sink.journal import Journal, Outcome
 from log_ingestion.sink.naming import (
     DAY_MS,
-    PARQUET_SUFFIX,
     STAGING_DIR,
     check_table,
     data_file,
+    data_file_window,
     days_of,
     join,
     new_token,
     partition_dir,
     temp_file,
-    window_prefix,
 )
 from log_ingestion.sink.schema import (
     TIMESTAMP_COLUMN,
@@ -333,11 +332,16 @@ class WindowWriter:
             journal.apply(
                 self._storage, self._table_dir, leftover, outcome
             )  # an earlier failed publish
+        try:
+            deletes = self._old_files()
+        except StorageError:
+            self._discard()  # no journal yet: the temps are ours to remove
+            raise
         plan = Journal(
             window=self.window,
             token=self.token,
             moves=tuple((temp.temp, temp.final) for temp in temps),
-            deletes=self._old_files(),
+            deletes=deletes,
         )
         if plan.moves or plan.deletes:
             self._write_journal(plan)
@@ -351,20 +355,37 @@ class WindowWriter:
         )
 
     def _old_files(self) -> tuple[str, ...]:
-        """Files of this window from earlier publishes (any other token), to be replaced."""
-        prefix, ours = window_prefix(self.window), f"{window_prefix(self.window)}{self.token}-"
+        """Published files whose window overlaps this one (any other token), to be replaced.
+
+        Files of another grid (say a 1h window's, now that windows are 15m) count too: left
+        in place their rows would duplicate ours. One that reaches outside this window also
+        holds rows this window does not rewrite, so it can neither stay nor go: StorageError.
+        """
         old = []
         for day in days_of(self.window):
             directory = partition_dir(day)
             for info in self._storage.listing(join(self._table_dir, directory)):
-                name = info.base_name
-                if (
-                    name.startswith(prefix)
-                    and name.endswith(PARQUET_SUFFIX)
-                    and not name.startswith(ours)
-                ):
-                    old.append(join(directory, name))
+                named = data_file_window(info.base_name)
+                if named is None or named[1] == self.token:
+                    continue
+                window = named[0]
+                if window.end_ms <= self.window.start_ms or window.start_ms >= self.window.end_ms:
+                    continue
+                if window.start_ms < self.window.start_ms or window.end_ms > self.window.end_ms:
+                    raise self._other_grid(join(directory, info.base_name), window)
+                old.append(join(directory, info.base_name))
         return tuple(sorted(old))
+
+    def _other_grid(self, name: str, window: Window) -> StorageError:
+        theirs = _duration(window.end_ms - window.start_ms)
+        ours = _duration(self.window.end_ms - self.window.start_ms)
+        return StorageError(
+            f"cannot publish window {self.window} of {self._table_dir}: the table holds files "
+            f"of another window size or grid ({name} covers [{window.start_ms}, "
+            f"{window.end_ms}), {theirs}; this window is {ours}), and replacing them would "
+            "drop rows outside this window. WINDOW_SIZE must match the table's grid "
+            f"({theirs}), or re-ingest the table into a new OUTPUT_DIR. Nothing was changed"
+        )
 
     def _write_journal(self, plan: Journal) -> None:
         try:
@@ -421,6 +442,14 @@ class WindowWriter:
         return StorageError(
             f"publishing window {self.window} of {self._table_dir} failed{reason}; {what_now}"
         )
+
+
+def _duration(ms: int) -> str:
+    """`15m`, `1h`, `1d`: a window size as WINDOW_SIZE would spell it, else milliseconds."""
+    for unit, size in (("d", DAY_MS), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
 
 
 def _as_storage_error(exc: OSError | StorageError, action: str, path: str) -> StorageError:

@@ -5,8 +5,15 @@ import os.path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from log_ingestion.models import Window
 from log_ingestion.sink import table_dir_name
-from log_ingestion.sink.naming import check_table, partition_dir
+from log_ingestion.sink.naming import (
+    check_table,
+    data_file,
+    data_file_window,
+    partition_dir,
+    temp_file,
+)
 
 HOSTILE = [
     "../../etc/passwd",
@@ -54,3 +61,13 @@ def test_never_escapes_the_root_and_is_stable(name: str, log_id: str):
 def test_partition_dirs_are_utc_dates():
     """Day 0 is the epoch; negative days are before it."""
     assert (partition_dir(0), partition_dir(-1)) == ("date=1970-01-01", "date=1969-12-31")
+
+
+def test_a_data_file_name_gives_back_its_window_and_token() -> None:
+    """Only published data file names parse; temps, journals and strangers do not."""
+    window = Window(900_000, 1_800_000)
+    assert data_file_window(data_file(window, "0a1b2c", 3)) == (window, "0a1b2c")
+    assert data_file_window(temp_file(window, "0a1b2c", 3)) is None
+    assert data_file_window("journal-900000-1800000-0a1b2c.json") is None
+    assert data_file_window("part-5-5-0a1b2c-0.parquet") is None
+    assert data_file_window("notes.parquet") is None

@@ -169,6 +169,41 @@ def test_rerun_leaves_other_windows_alone(tmp_path: Path, sink: ParquetSink):
     assert [name[0] for name in messages(tmp_path)] == ["b", "b", "c"]
 
 
+QUARTER = HOUR // 4
+
+
+def test_larger_window_replaces_the_files_of_a_smaller_grid(tmp_path: Path, sink: ParquetSink):
+    """WINDOW_SIZE went from 15m to 1h: the hour's publish replaces its four quarters."""
+    for quarter in range(4):
+        small = Window(
+            WINDOW.start_ms + quarter * QUARTER, WINDOW.start_ms + (quarter + 1) * QUARTER
+        )
+        publish(sink, small, batch(spread(small, 2), prefix="old"))
+    neighbour = Window(WINDOW.end_ms, WINDOW.end_ms + QUARTER)
+    publish(sink, neighbour, batch(spread(neighbour, 1), prefix="zzz"))
+    result = publish(sink, WINDOW, batch(spread(WINDOW, 5), prefix="new"))
+    assert result.replaced == 4
+    assert [name[:3] for name in messages(tmp_path)] == ["new"] * 5 + ["zzz"]
+
+
+def test_smaller_window_inside_a_file_of_a_larger_grid_is_refused(
+    tmp_path: Path, sink: ParquetSink
+):
+    """WINDOW_SIZE went from 1h to 15m: the hour's file holds rows of three other quarters.
+
+    Keeping it would duplicate the quarter's rows, deleting it would lose the others: the
+    publish is refused, naming both sizes, and nothing changes.
+    """
+    publish(sink, WINDOW, batch(spread(WINDOW, 8), prefix="old"))
+    before = published(tmp_path)
+    quarter = Window(WINDOW.start_ms, WINDOW.start_ms + QUARTER)
+    with pytest.raises(StorageError, match=r"another window size.*1h.*15m.*WINDOW_SIZE") as error:
+        publish(sink, quarter, batch(spread(quarter, 3), prefix="new"))
+    assert "new OUTPUT_DIR" in str(error.value)
+    assert [name[:3] for name in messages(tmp_path)] == ["old"] * 8
+    assert (published(tmp_path), staged(tmp_path)) == (before, [])
+
+
 def test_empty_commit_replaces_with_nothing(tmp_path: Path, sink: ParquetSink):
     """A window that now has no events loses its old rows."""
     publish(sink, WINDOW, batch(spread(WINDOW, 2)))
