@@ -373,15 +373,30 @@ def state_reset(
     def body() -> None:
         settings = _settings(api_key, require_output=True)
         store = CheckpointStore(settings.resolved_state_dir)
-        matches = [cp for cp in store.list() if log in (cp.log_id, cp.log_name)]
-        if not matches:
-            raise ConfigError(f"--log: no checkpoint for {log!r}; `log-ingestion state` lists them")
-        from_ms = parse_time(from_, now_ms=int(time.time() * 1000)) if from_ else 0
-        for checkpoint in matches:
-            store.save(checkpoint.rewound(from_ms))
-            out.print(f"{checkpoint.log_name}: rewound to {format_ms(from_ms)}")
+        with store.exclusive():
+            _reset(store, log, from_)
 
     guarded(body)
+
+
+def _reset(store: CheckpointStore, log: str, from_: str | None) -> None:
+    wanted = log.lower()
+    matches = [cp for cp in store.list() if wanted in (cp.log_id.lower(), cp.log_name.lower())]
+    if not matches:
+        raise ConfigError(f"--log: no checkpoint for {log!r}; `log-ingestion state` lists them")
+    from_ms = parse_time(from_, now_ms=int(time.time() * 1000)) if from_ else 0
+    for checkpoint in matches:
+        store.save(checkpoint.rewound(from_ms))
+        if from_:
+            out.print(
+                f"{checkpoint.log_name}: forgot what was committed from {format_ms(from_ms)}; "
+                "the next run ingests it again, replacing its files"
+            )
+        else:
+            out.print(
+                f"{checkpoint.log_name}: forgot every committed window; the next run starts "
+                "at --from, or at START_TIME when none is given, replacing files it rewrites"
+            )
 
 
 # -- demo and emulator -------------------------------------------------------------------

@@ -120,7 +120,8 @@ def pieces(
         client, sink, store, pipeline_options(settings, rescan=rescan), stop=stop, progress=progress
     )
     try:
-        yield Pieces(client, pipeline, store)
+        with store.exclusive():
+            yield Pieces(client, pipeline, store)
     finally:
         pipeline.close()
         client.close()

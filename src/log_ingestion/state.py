@@ -14,10 +14,11 @@ A checkpoint is a frozen value: `with_*` and `rewound` return new ones.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,8 @@ from log_ingestion.errors import StorageError
 from log_ingestion.models import Window
 from log_ingestion.sink.naming import short_id, slug
 from log_ingestion.sink.storage import DIR_MODE, FILE_MODE, storage_error
+
+LOCK_NAME = ".lock"
 
 FORMAT = 1
 RECENT_VERIFICATIONS = 1000
@@ -188,6 +191,31 @@ class CheckpointStore:
             raise storage_error(exc, "list checkpoints in", str(self.root)) from exc
         checkpoints = [_read(path) for path in paths]
         return sorted(checkpoints, key=lambda checkpoint: (checkpoint.log_name, checkpoint.log_id))
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the state folder's lock for a whole run, or refuse at once.
+
+        Two processes on one output (a follow service and a manual run, overlapping cron
+        jobs) would delete each other's staging files and overwrite each other's
+        checkpoints; the lock turns that into a clear error instead of lost windows.
+        """
+        try:
+            self._make_root()
+            handle = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError as exc:
+            raise storage_error(exc, "lock state folder", str(self.root)) from exc
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StorageError(
+                    f"another log-ingestion process is using {self.root}; stop it first "
+                    "(or give this run its own OUTPUT_DIR / STATE_DIR)"
+                ) from None
+            yield
+        finally:
+            os.close(handle)
 
     def _make_root(self) -> None:
         missing = []

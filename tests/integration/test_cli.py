@@ -206,7 +206,7 @@ def test_state_reset_then_run_reingests_without_duplicates(harness: Harness) -> 
     )
 
     assert (reset.returncode, resumed.returncode) == (0, 0), resumed.stderr
-    assert "rewound to 2026-01-01T00:30:00Z" in reset.stdout
+    assert "forgot what was committed from 2026-01-01T00:30:00Z" in reset.stdout
     assert harness.truth("app-kv") == harness.landed("app-kv")
     store = CheckpointStore(str(harness.output / "_state"))
     checkpoint = store.load(harness.dataset.log_id("app-kv"))

@@ -3,6 +3,8 @@
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -217,3 +219,29 @@ def test_file_is_plain_json(tmp_path: Path):
     store.save(committed(1))
     document = json.loads(store.path("L").read_text())
     assert document["committed"] == [[HOUR, 2 * HOUR]]
+
+
+def test_a_second_holder_of_the_state_lock_is_refused(tmp_path):
+    """Two processes on one output would undo each other's work: the second is told so."""
+    store = CheckpointStore(str(tmp_path / "_state"))
+    script = (
+        "import sys\n"
+        "from log_ingestion.state import CheckpointStore\n"
+        "from log_ingestion.errors import StorageError\n"
+        "try:\n"
+        "    with CheckpointStore(sys.argv[1]).exclusive():\n"
+        "        print('acquired')\n"
+        "except StorageError as exc:\n"
+        "    print(exc)\n"
+    )
+    with store.exclusive():
+        other = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "_state")],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+    assert "another log-ingestion process is using" in other.stdout
+    with store.exclusive():
+        pass  # released: the same store can take it again
