@@ -23,7 +23,14 @@ from log_ingestion.parse.records import (
     split_key,
     to_columns,
 )
-from log_ingestion.parse.types import NAME_OF_TYPE, NULL, TYPE_NAMES, type_native, type_text
+from log_ingestion.parse.types import (
+    NAME_OF_TYPE,
+    NULL,
+    TYPE_NAMES,
+    has_big_ints,
+    type_native,
+    type_text,
+)
 
 STATE_VERSION = 1
 FIXED_FIELDS = (pa.field("_format", STRING), pa.field("_parse_error", STRING))
@@ -55,6 +62,8 @@ class MessageParser:
         self.width: int | None = None
         self._names = ColumnNames()
         self._types: dict[str, pa.DataType] = {}
+        # int64 columns that held a value beyond +-2^53: meeting floats they become string
+        self._big_ints: set[str] = set()
 
     @property
     def schema(self) -> pa.Schema:
@@ -86,6 +95,7 @@ class MessageParser:
             "width": self.width,
             "columns": [[name, NAME_OF_TYPE[kind]] for name, kind in self._types.items()],
             "keys": [[raw, occurrence, name] for (raw, occurrence), name in self._names.pairs()],
+            "big_ints": sorted(self._big_ints),
         }
 
     @classmethod
@@ -98,6 +108,7 @@ class MessageParser:
         parser.header = state["header"]
         parser.width = state["width"]
         parser._types = {name: TYPE_NAMES[kind] for name, kind in state["columns"]}
+        parser._big_ints = set(state.get("big_ints", []))  # absent in older states
         parser._names = ColumnNames(
             [((raw, occurrence), name) for raw, occurrence, name in state["keys"]]
         )
@@ -206,10 +217,15 @@ class MessageParser:
         )
         for columns, detectors in sources:
             for name, values in columns.items():
-                typed[name], widened[name] = type_text(values, self._types[name], detectors)
+                typed[name], widened[name] = type_text(
+                    values, self._types[name], detectors, big_ints=name in self._big_ints
+                )
         for name, values in batch.native.items():
-            typed[name], widened[name] = type_native(values, self._types[name])
+            typed[name], widened[name] = type_native(
+                values, self._types[name], big_ints=name in self._big_ints
+            )
         self._types.update(widened)  # only once the whole batch is typed
+        self._big_ints.update(name for name, values in typed.items() if has_big_ints(values))
         return typed
 
     def _table(self, batch: _Batch, typed: dict[str, pa.Array]) -> pa.Table:

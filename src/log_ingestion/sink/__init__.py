@@ -18,8 +18,10 @@ every value lies inside the window: a row outside would survive the window's rep
 so it is a `ValueError`. Other columns pass through. Batches may add columns or widen
 types: a file's schema is fixed once its first row group is written, and a widening batch
 then starts another file; a batch that only lacks columns is filled with nulls. Columns
-whose types cannot meet become string. A data column named `date` (the partition key,
-which readers would shadow) is renamed `date_`. All-null columns are written as string.
+whose types cannot meet become string, and so does a column where integers beyond 2^53
+(which a double would round) meet floats; a cast that still fails is a `StorageError`.
+A data column named `date` (the partition key, which readers would shadow) is renamed
+`date_`. All-null columns are written as string.
 
 Layout::
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from log_ingestion.errors import StorageError
 from log_ingestion.models import Window
 from log_ingestion.sink.naming import PARTITION_KEY
 
@@ -46,17 +47,64 @@ def _unify_fields(fields: list[pa.Field]) -> pa.Field:
         return pa.field(fields[0].name, pa.string())
 
 
+EXACT_IN_DOUBLE = 2**53  # integers up to this magnitude are exact in a float64
+
+
+def big_int_columns(table: pa.Table) -> set[str]:
+    """Integer columns holding a value a float64 cannot hold exactly (beyond +-2^53)."""
+    names = set()
+    for field in table.schema:
+        if not pa.types.is_integer(field.type) or field.type.bit_width < 54:
+            continue
+        bounds = pc.min_max(table.column(field.name))
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        if low is not None and (low < -EXACT_IN_DOUBLE or high > EXACT_IN_DOUBLE):
+            names.add(field.name)
+    return names
+
+
+def exact(schema: pa.Schema, big_ints: set[str]) -> pa.Schema:
+    """`schema`, with each floating column named in `big_ints` widened to string instead.
+
+    Those columns held integers a float64 would round (Arrow's safe cast refuses them); as
+    string every value stays exact as its text. The parser widens the same way.
+    """
+    return pa.schema(
+        [
+            field.with_type(pa.string())
+            if pa.types.is_floating(field.type) and field.name in big_ints
+            else field
+            for field in schema
+        ]
+    )
+
+
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """`table` with exactly `schema`'s columns, in order: cast, missing ones null."""
+    """`table` with exactly `schema`'s columns, in order: cast, missing ones null.
+
+    A value that cannot be cast (Arrow refuses, never rounds) is a `StorageError` naming
+    the column and both types, not a raw Arrow exception.
+    """
     if table.schema.equals(schema):
         return table
     columns = [
-        table.column(field.name).cast(field.type)
+        _cast(table.column(field.name), field)
         if field.name in table.column_names
         else pa.nulls(table.num_rows, field.type)
         for field in schema
     ]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _cast(column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
+    try:
+        return column.cast(field.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise StorageError(
+            f"cannot store column {field.name!r} of type {column.type} as {field.type}, "
+            f"the type earlier rows of the window gave it: {exc}. This is a bug of the "
+            "schema unification; the window was not published"
+        ) from exc
 
 
 def for_file(schema: pa.Schema) -> pa.Schema:

@@ -33,7 +33,9 @@ from log_ingestion.sink.naming import (
 )
 from log_ingestion.sink.schema import (
     TIMESTAMP_COLUMN,
+    big_int_columns,
     conform,
+    exact,
     for_file,
     unify,
     with_event_timestamp,
@@ -491,6 +493,8 @@ class _DayFiles:
         self._buffered = 0
         self._file: _TempFile | None = None
         self._done: list[_Temp] = []
+        # integer columns that held values a float64 would round: they widen to string
+        self._big_ints: set[str] = set()
 
     def add(self, rows: pa.Table) -> None:
         rows = self._conformed(rows)
@@ -510,10 +514,11 @@ class _DayFiles:
             self._file = None
 
     def _conformed(self, rows: pa.Table) -> pa.Table:
+        self._big_ints |= big_int_columns(rows)
         if self._schema is None:
             self._schema = unify([rows.schema])
         elif not rows.schema.equals(self._schema):
-            unified = unify([self._schema, rows.schema])
+            unified = exact(unify([self._schema, rows.schema]), self._big_ints)
             if not unified.equals(self._schema):
                 self._widen(unified)
         return conform(rows, self._schema)

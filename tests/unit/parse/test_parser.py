@@ -112,3 +112,36 @@ def test_huge_message_is_one_row() -> None:
     huge = "1," + "x" * 70_000
     table = MessageParser().parse(["a,b", huge, "2,y"])
     assert table.column("b").to_pylist()[1:2] == ["x" * 70_000]
+
+
+BIG = 2**53 + 1  # 9007199254740993: a float64 would round it to ...992
+
+
+def _json(**fields: object) -> str:
+    return orjson.dumps(fields).decode()
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [(BIG, 1.5), (1.5, BIG)], ids=["big-int-first", "float-first"]
+)
+def test_integers_a_double_would_round_widen_to_string_and_stay_so(
+    first: object, second: object
+) -> None:
+    """int64 beyond 2^53 meeting float64 becomes string, exact, across a state round trip.
+
+    Float first used to fail the whole batch (`parser failure: ArrowInvalid`); int first
+    widened to float64, whose cast the sink then refused for the buffered integers.
+    """
+    parser = MessageParser()
+    parser.parse([_json(a=first, n=1)] * 20)
+    parser = resumed(parser)
+    table = parser.parse([_json(a=second, n=2)])
+    assert table.column("_parse_error").to_pylist() == [None]
+    assert table.schema.field("a").type == pa.string()
+    assert table.column("a").to_pylist() == [str(second)]
+    later = resumed(parser)
+    assert ["a", "string"] in later.state()["columns"]
+    after = later.parse([_json(a=7, n=3), _json(a=BIG + 2, n=4)])
+    assert after.column("a").to_pylist() == ["7", str(BIG + 2)]
+    assert after.schema.field("a").type == pa.string()
+    assert after.schema.field("n").type == pa.int64()

@@ -337,6 +337,37 @@ def test_widening_after_a_flush_starts_a_new_file(tmp_path: Path, sink: ParquetS
     assert pa.float64() == open_dataset(str(tmp_path / TABLE)).schema.field("x").type
 
 
+BIG = 2**53 + 1  # 9007199254740993: a float64 would round it to ...992
+
+
+@pytest.mark.parametrize("first", [2, 5], ids=["same-file", "after-a-flush"])
+@pytest.mark.parametrize("ints_first", [True, False], ids=["ints-first", "floats-first"])
+def test_integers_a_double_would_round_meet_floats_as_exact_text(
+    tmp_path: Path, sink: ParquetSink, first: int, ints_first: bool
+):
+    """int64 beyond 2^53 and float64 in one window: string, every value exact, no crash."""
+    times = spread(WINDOW, first + 2)
+    ints = batch(times[:first], x=pa.array([BIG] + [1] * (first - 1), pa.int64()))
+    floats = batch(times[first:], x=pa.array([1.5, 2.0], pa.float64()))
+    if not ints_first:
+        ints = batch(times[2:], x=pa.array([BIG] + [1] * (first - 1), pa.int64()))
+        floats = batch(times[:2], x=pa.array([1.5, 2.0], pa.float64()))
+    publish(sink, WINDOW, *((ints, floats) if ints_first else (floats, ints)))
+    back = open_dataset(str(tmp_path / TABLE)).to_table(columns=["x"]).column("x")
+    assert back.type == pa.string()
+    assert sorted(back.to_pylist()) == sorted([str(BIG)] + ["1"] * (first - 1) + ["1.5", "2"])
+
+
+def test_a_cast_that_fails_is_a_storage_error_not_an_arrow_one(tmp_path: Path, sink: ParquetSink):
+    """Should unification ever pick a type a batch cannot be cast to, the run is told so."""
+    times = spread(WINDOW, 2)
+    writer = sink.open_window(TABLE, WINDOW)
+    writer.write(batch(times[:1], x=pa.array(["a"], pa.string())))
+    with pytest.raises(StorageError, match=r"cannot store column 'x' of type list"):
+        writer.write(batch(times[1:], x=pa.array([["b"]], pa.list_(pa.string()))))
+    assert (published(tmp_path), staged(tmp_path)) == ([], [])
+
+
 def test_batch_lacking_columns_is_filled_with_nulls_in_the_same_file(
     tmp_path: Path, sink: ParquetSink
 ):
