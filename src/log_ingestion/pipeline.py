@@ -224,6 +224,9 @@ class Pipeline:
             summary.error = str(exc)
             summary.exit_code = exc.exit_code
             logger.error("log.failed", error=str(exc), error_type=type(exc).__name__)
+        except Exception as exc:  # a bug must fail this log, not every log of the run
+            summary.error = f"unexpected {type(exc).__name__}: {exc}"
+            logger.exception("log.failed", error_type=type(exc).__name__)
         return summary
 
     def _prepared_checkpoint(self, log: LogInfo) -> LogCheckpoint:
@@ -235,6 +238,9 @@ class Pipeline:
                 table=table_dir_name(log.name, log.id),
                 window_ms=self._options.window_ms,
             )
+            # saved before anything is published: the table's grid is fixed from its first
+            # file on, even when a run only publishes open windows and commits none
+            checkpoint = self._store.save(checkpoint)
         return checkpoint
 
     def _plan(self, checkpoint: LogCheckpoint, start_ms: int | None, end_ms: int) -> list[Task]:
@@ -302,7 +308,11 @@ class Pipeline:
                 logger.warning("window.retry", error=str(exc), attempt=attempt)
         self._account(log, result, summary)
         if task.closed:
-            checkpoint = checkpoint.with_committed(task.window).with_parser_state(parser_state)
+            newest = max((end for _, end in checkpoint.committed), default=0)
+            checkpoint = checkpoint.with_committed(task.window)
+            if task.window.end_ms >= newest:
+                # a rescan of an older window must not roll the header/types back
+                checkpoint = checkpoint.with_parser_state(parser_state)
             if result.api_count is not None:
                 checkpoint = checkpoint.with_verification(
                     task.window, result.rows, result.api_count
@@ -370,15 +380,24 @@ class Pipeline:
             result.api_count = self._await_count(counted)
         return result, parser.state()
 
-    def _await_count(self, counted: Future[int]) -> int:
+    def _await_count(self, counted: Future[int]) -> int | None:
         """The count, or `StopRequestedError` once stopping: the window is published but not
-        committed, so the next run ingests it again (replacing its files) and verifies it."""
+        committed, so the next run ingests it again (replacing its files) and verifies it.
+
+        A count that fails is only a missing check: the window's data is published and
+        complete as far as paging can tell, so it commits unverified rather than being
+        downloaded again (and, in follow mode, stuck)."""
         while True:
             try:
                 return counted.result(timeout=0.1)
             except FutureTimeoutError:
                 if self._stop.is_set():
                     raise StopRequestedError("stopped while waiting for a count") from None
+            except (AuthError, BadRequestError):
+                raise
+            except ApiError as exc:
+                get_logger().warning("window.count_failed", error=str(exc))
+                return None
 
     def _batches(self, log: LogInfo, task: Task, result: WindowResult) -> Iterator[EventPage]:
         window_filter = WindowFilter(task.query)

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 from pydantic import SecretStr
 
 from log_ingestion import metrics
 from log_ingestion.config import Settings
-from log_ingestion.errors import ConfigError, StopRequestedError
+from log_ingestion.errors import ConfigError, StopRequestedError, StorageError
 from log_ingestion.logging import get_logger
 from log_ingestion.models import LogInfo
 from log_ingestion.pipeline import Pipeline, PipelineOptions, Progress, RunSummary
@@ -33,7 +35,12 @@ def build_client(settings: Settings, stop: threading.Event) -> LogSearchClient:
         if stop.wait(seconds):
             raise StopRequestedError("stopped while waiting for a query")
 
-    verify: bool | str = str(settings.rapid7_ca_bundle) if settings.rapid7_ca_bundle else True
+    verify: bool | ssl.SSLContext = True
+    if settings.rapid7_ca_bundle:
+        try:
+            verify = ssl.create_default_context(cafile=str(settings.rapid7_ca_bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"RAPID7_CA_BUNDLE: cannot load it ({exc})") from None
     options = ClientOptions(
         per_page=settings.per_page,
         request_timeout=settings.request_timeout,
@@ -120,11 +127,22 @@ def pieces(
         client, sink, store, pipeline_options(settings, rescan=rescan), stop=stop, progress=progress
     )
     try:
+        _refuse_file_as_output(settings.output_dir)
         with store.exclusive():
             yield Pieces(client, pipeline, store)
     finally:
         pipeline.close()
         client.close()
+
+
+def _refuse_file_as_output(output_dir: str) -> None:
+    """Name the real problem before the state lock trips over it inside OUTPUT_DIR."""
+    path = Path(output_dir)
+    if "://" not in output_dir and path.exists() and not path.is_dir():
+        raise StorageError(
+            f"output directory {path.resolve()} is a file: move it away or choose another "
+            "output directory"
+        )
 
 
 @contextmanager

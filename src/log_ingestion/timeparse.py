@@ -8,6 +8,7 @@ from log_ingestion.config import parse_duration_ms
 from log_ingestion.errors import ConfigError
 
 EPOCH_MS_DIGITS = 11  # epoch milliseconds have at least 11 digits since 1973
+EPOCH_SECONDS_DIGITS = 9  # epoch seconds have 9-10 digits from 1973 to 2286
 
 
 def parse_time(text: str, *, now_ms: int, option: str = "--from") -> int:
@@ -17,6 +18,12 @@ def parse_time(text: str, *, now_ms: int, option: str = "--from") -> int:
         return now_ms
     if value.isdigit() and len(value) >= EPOCH_MS_DIGITS:
         return int(value)
+    if value.isdigit() and len(value) >= EPOCH_SECONDS_DIGITS:
+        # almost surely epoch seconds; read as "that many seconds ago" it would mean 1970
+        raise ConfigError(
+            f"{option}: {text!r} looks like epoch seconds; give epoch milliseconds "
+            f"({value}000), ISO 8601, or a duration with a unit such as 90s"
+        )
     try:
         return now_ms - parse_duration_ms(value)
     except ValueError:

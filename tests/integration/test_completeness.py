@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import SecretStr
@@ -10,7 +11,8 @@ from structlog.testing import capture_logs
 
 from log_ingestion import metrics
 from log_ingestion.emulator import DEFAULT_API_KEY
-from log_ingestion.models import Window
+from log_ingestion.errors import ApiError
+from log_ingestion.models import EventPage, Window
 from log_ingestion.pipeline import Pipeline
 from log_ingestion.runner import pipeline_options
 from log_ingestion.sink import ParquetSink
@@ -40,13 +42,6 @@ def run_with(client: LogSearchClient, harness: Any, name: str) -> Any:
     return summary, store.load(log.id)
 
 
-def over_counting_client(harness: Any) -> LogSearchClient:
-    options = ClientOptions(poll_interval=0.01, retry_wait_initial=0.01, retry_wait_max=0.05)
-    return OverCountingClient(
-        harness.emulator.url, SecretStr(DEFAULT_API_KEY), options, RateLimiter(1_000_000)
-    )
-
-
 def test_matching_counts_are_recorded_as_verified(harness):
     """Both numbers land in the checkpoint, and they agree."""
     with harness.client() as client:
@@ -60,7 +55,7 @@ def test_matching_counts_are_recorded_as_verified(harness):
 def test_a_count_mismatch_is_reported_loudly_and_recorded(harness):
     """A window whose rows differ from the API's count warns, counts a metric, and is kept in state."""
     before = metrics.COUNT_MISMATCHES.labels("app-kv")._value.get()
-    with over_counting_client(harness) as client, capture_logs() as logs:
+    with client_of(OverCountingClient, harness) as client, capture_logs() as logs:
         summary, checkpoint = run_with(client, harness, "app-kv")
     warnings = [line for line in logs if line["event"] == "window.count_mismatch"]
     assert summary.logs[0].mismatches == WINDOWS
@@ -68,3 +63,41 @@ def test_a_count_mismatch_is_reported_loudly_and_recorded(harness):
     assert all(line["api_count"] == line["rows"] + 1 for line in warnings)
     assert checkpoint.verification["mismatches"] == WINDOWS
     assert metrics.COUNT_MISMATCHES.labels("app-kv")._value.get() - before == WINDOWS
+
+
+class FailingCountClient(LogSearchClient):
+    """The count query keeps failing (timeouts, retries exhausted)."""
+
+    def count(self, log_id: str, window: Window, query: str = "") -> int:
+        raise ApiError("the count query timed out")
+
+
+class BrokenPagesClient(LogSearchClient):
+    """A bug somewhere below the pipeline raises something that is not ours."""
+
+    def pages(self, log_id: str, window: Window, query: str = "") -> Iterator[EventPage]:
+        raise RuntimeError("unexpected")
+
+
+def client_of(kind: type[LogSearchClient], harness: Any) -> LogSearchClient:
+    options = ClientOptions(poll_interval=0.01, retry_wait_initial=0.01, retry_wait_max=0.05)
+    return kind(harness.emulator.url, SecretStr(DEFAULT_API_KEY), options, RateLimiter(1_000_000))
+
+
+def test_a_failing_count_commits_the_window_unverified(harness):
+    """The data is published and committed; only the check is missing, and it says so."""
+    with client_of(FailingCountClient, harness) as client, capture_logs() as logs:
+        summary, checkpoint = run_with(client, harness, "app-kv")
+    assert summary.logs[0].error is None
+    assert summary.logs[0].committed == WINDOWS
+    assert harness.landed("app-kv") == harness.truth("app-kv")
+    assert len([line for line in logs if line["event"] == "window.count_failed"]) == WINDOWS
+    assert checkpoint.verification.get("windows", 0) == 0
+
+
+def test_an_unexpected_error_fails_only_its_log(harness):
+    """A non-package exception is reported on the log, not raised out of the run."""
+    with client_of(BrokenPagesClient, harness) as client:
+        summary, checkpoint = run_with(client, harness, "app-kv")
+    assert summary.logs[0].error == "unexpected RuntimeError: unexpected"
+    assert checkpoint.committed == ()

@@ -34,3 +34,9 @@ def test_unreadable_time_names_option_and_forms():
 def test_format_ms():
     """Summaries print UTC ISO times."""
     assert format_ms(NOW) == "2026-01-01T00:00:00Z"
+
+
+def test_epoch_seconds_are_refused_with_the_fix():
+    """1767225600 is epoch seconds, not a duration: say so instead of reading 1970."""
+    with pytest.raises(ConfigError, match=r"epoch seconds.*1767225600000"):
+        parse_time("1767225600", now_ms=NOW)

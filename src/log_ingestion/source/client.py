@@ -8,6 +8,7 @@ are decided by type (`RetryableError`) and honour `Retry-After`.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -67,7 +68,7 @@ class ClientOptions:
     retry_wait_max: float = 30.0
     poll_interval: float = 1.0
     max_poll_wait: float = 300.0
-    verify: bool | str = True
+    verify: bool | ssl.SSLContext = True
     max_connections: int = 8
 
 
