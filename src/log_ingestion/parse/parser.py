@@ -33,6 +33,11 @@ from log_ingestion.parse.types import (
 )
 
 STATE_VERSION = 1
+# The format stays provisional until this many non-empty messages were seen: one line
+# ("service starting" opening a JSON log) must not decide a log's format for good.
+DECIDING_SAMPLE = 20
+# While provisional the messages seen are kept in the state, each cut at this length.
+SAMPLE_MESSAGE_CHARS = 65_536
 FIXED_FIELDS = (pa.field("_format", STRING), pa.field("_parse_error", STRING))
 log = get_logger(component="parse")
 
@@ -62,6 +67,8 @@ class MessageParser:
         self.width: int | None = None
         self._names = ColumnNames()
         self._types: dict[str, pa.DataType] = {}
+        # The non-empty messages seen while the format is provisional; None once decided.
+        self._sample: list[str] | None = []
         # int64 columns that held a value beyond +-2^53: meeting floats they become string
         self._big_ints: set[str] = set()
 
@@ -96,6 +103,7 @@ class MessageParser:
             "columns": [[name, NAME_OF_TYPE[kind]] for name, kind in self._types.items()],
             "keys": [[raw, occurrence, name] for (raw, occurrence), name in self._names.pairs()],
             "big_ints": sorted(self._big_ints),
+            "sample": self._sample,
         }
 
     @classmethod
@@ -109,6 +117,9 @@ class MessageParser:
         parser.width = state["width"]
         parser._types = {name: TYPE_NAMES[kind] for name, kind in state["columns"]}
         parser._big_ints = set(state.get("big_ints", []))  # absent in older states
+        # Older states have no sample: a format they name was final.
+        sample = state.get("sample", None if parser.format is not None else [])
+        parser._sample = None if sample is None else [str(message) for message in sample]
         parser._names = ColumnNames(
             [((raw, occurrence), name) for raw, occurrence, name in state["keys"]]
         )
@@ -117,7 +128,7 @@ class MessageParser:
     # -- one batch -------------------------------------------------------------------
 
     def _parse(self, messages: pa.Array) -> _Batch:
-        if self.format is None:
+        if self._sample is not None:
             self._detect(messages)
         if self.format == CSV:
             return self._parse_csv(messages)
@@ -126,8 +137,26 @@ class MessageParser:
         return _Batch(len(messages), _repeat(TEXT, len(messages)), pa.nulls(len(messages), STRING))
 
     def _detect(self, messages: pa.Array) -> None:
-        sample = _head_with_content(messages, formats.SAMPLE_SIZE)
-        self.format = formats.detect_format(sample)
+        """(Re)decide the format from every message seen so far, while it is provisional.
+
+        The batch is parsed with the answer either way; once `DECIDING_SAMPLE` non-empty
+        messages were seen the answer is final and the sample is dropped from the state.
+        """
+        seen = self._sample or []
+        head = _head_with_content(messages, formats.SAMPLE_SIZE - len(seen))
+        sample = [*seen, *head]
+        if not sample:
+            return
+        found = formats.detect_format(sample)
+        if len(sample) >= DECIDING_SAMPLE:
+            self._sample = None
+        else:
+            self._sample = [message[:SAMPLE_MESSAGE_CHARS] for message in sample]
+        if found == self.format:
+            return  # the header (CSV) in force stays, as parsing may have moved it on
+        if self.format is not None:
+            log.info("parse.format_redetected", previous=self.format, format=found)
+        self.format, self.header, self.width = found, None, None
         if self.format != CSV:
             return
         rows = [_fields_or_empty(message) for message in sample]

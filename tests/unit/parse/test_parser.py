@@ -145,3 +145,48 @@ def test_integers_a_double_would_round_widen_to_string_and_stay_so(
     assert after.column("a").to_pylist() == ["7", str(BIG + 2)]
     assert after.schema.field("a").type == pa.string()
     assert after.schema.field("n").type == pa.int64()
+
+
+def test_one_text_line_does_not_decide_a_json_log() -> None:
+    """A JSON log opening with one plain line ends up json, its fields typed.
+
+    The decision stays provisional (re-made on each batch from every message seen,
+    carried through the state) until enough messages were seen; rows parsed meanwhile
+    use the provisional format and none is dropped.
+    """
+    parser = MessageParser()
+    first = parser.parse(["service starting"])
+    assert (first.num_rows, first.column("_format").to_pylist()) == (1, ["text"])
+    tables = []
+    for start in range(0, 30, 5):
+        parser = resumed(parser)
+        tables.append(parser.parse([_json(n=i, level="info") for i in range(start, start + 5)]))
+    assert parser.format == "json"
+    assert parser.state()["sample"] is None  # decided: the sample left the state
+    last = tables[-1]
+    assert last.column("_format").to_pylist() == ["json"] * 5
+    assert last.column("_parse_error").to_pylist() == [None] * 5
+    assert (last.schema.field("n").type, last.schema.field("level").type) == (
+        pa.int64(),
+        pa.string(),
+    )
+    assert last.column("n").to_pylist() == [25, 26, 27, 28, 29]
+    assert sum(table.num_rows for table in tables) == 30
+
+
+def test_a_decided_format_stays_and_the_sample_stays_bounded() -> None:
+    """Once enough messages decided, other lines do not change it; meanwhile the
+    state holds fewer messages than the deciding sample."""
+    parser = MessageParser()
+    for i in range(19):
+        parser = resumed(parser)
+        parser.parse(["", _json(i=i)])
+        assert len(parser.state()["sample"]) == i + 1
+    parser = resumed(parser)
+    parser.parse([_json(i=19)])
+    assert (parser.format, parser.state()["sample"]) == ("json", None)
+    parser = resumed(parser)
+    table = parser.parse(["plain text"] * 50)
+    assert parser.format == "json"
+    assert table.column("_format").to_pylist() == ["json"] * 50
+    assert None not in table.column("_parse_error").to_pylist()

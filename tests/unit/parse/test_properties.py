@@ -77,16 +77,16 @@ def test_csv_values_come_back(log: tuple[list[str], list[list[str]]], batches: i
 
 
 def primed(kind: str) -> MessageParser:
-    """A parser that has learnt a log of the given format."""
+    """A parser that has learnt a log of the given format (seen enough to decide it)."""
     first = {
-        "csv": ["a,b,c", "1,2,3", "4,5,6"],
-        "json": ['{"a":1}', '{"a":2}'],
-        "kv": ["a=1 b=2", "a=3 b=4"],
-        "text": ["Jan  1 00:00:00 host sshd[1]: hello"],
+        "csv": ["a,b,c", *["1,2,3", "4,5,6"] * 10],
+        "json": ['{"a":1}', '{"a":2}'] * 10,
+        "kv": ["a=1 b=2", "a=3 b=4"] * 10,
+        "text": ["Jan  1 00:00:00 host sshd[1]: hello"] * 20,
     }[kind]
     parser = MessageParser()
     parser.parse(first)
-    assert kind == parser.format
+    assert (kind, None) == (parser.format, parser.state()["sample"])
     return parser
 
 
