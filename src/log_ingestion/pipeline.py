@@ -192,7 +192,18 @@ class Pipeline:
     def run(self, logs: list[LogInfo], start_ms: int | None, end_ms: int) -> RunSummary:
         """Ingest `[start_ms, end_ms)` of every log; `None` resumes from each checkpoint."""
         began = time.monotonic()
-        self._sink.recover()
+        recovered = self._sink.recover()
+        if recovered.journals or recovered.stale or recovered.missing:
+            # a crash or a kill left work behind: say what was finished or cleaned
+            get_logger().warning(
+                "sink.recovered",
+                journals=recovered.journals,
+                moved=recovered.moved,
+                deleted=recovered.deleted,
+                undone=recovered.undone,
+                stale_temps=recovered.stale,
+                missing=list(recovered.missing),
+            )
         summary = RunSummary()
         workers = min(self._options.concurrency, max(1, len(logs)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="log") as pool:
@@ -228,6 +239,10 @@ class Pipeline:
             summary.error = f"unexpected {type(exc).__name__}: {exc}"
             logger.exception("log.failed", error_type=type(exc).__name__)
         return summary
+
+    def grid_of(self, log: LogInfo) -> int:
+        """The window size a log's table was first ingested with (the configured one if new)."""
+        return self._store.load(log.id).window_ms or self._options.window_ms
 
     def _prepared_checkpoint(self, log: LogInfo) -> LogCheckpoint:
         checkpoint = self._store.load(log.id)

@@ -183,7 +183,10 @@ def follow(
 ) -> RunSummary:
     """Ingest closed windows as they close, until stopped."""
     total = RunSummary()
-    window_ms, lag_ms = settings.window_ms, settings.follow_lag_ms
+    # a table keeps the grid of its first run: follow the widest grid in use, so no cycle
+    # wakes before its windows can close
+    window_ms = max([settings.window_ms, *(pipeline.grid_of(log) for log in logs)])
+    lag_ms = settings.follow_lag_ms
     logger = get_logger()
     while not stop.is_set():
         now_ms = pipeline.now_ms()

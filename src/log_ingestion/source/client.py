@@ -45,6 +45,7 @@ from log_ingestion.source.ratelimit import RateLimiter, reset_delay
 
 ALL_EVENTS = "where(/.*/)"
 QUERY_KINDS = frozenset({"start", "poll", "next"})
+MAX_EMPTY_PAGES = 100  # a Next chain of empty pages this long is a server loop, not data
 RAPID7_HOSTS = (".rest.logs.insight.rapid7.com", ".api.insight.rapid7.com", "rest.logentries.com")
 
 
@@ -117,6 +118,10 @@ def _retry_after(response: httpx.Response) -> float | None:
 def _raise_for_status(response: httpx.Response, kind: str) -> None:
     status = response.status_code
     url = _path_of(str(response.request.url))
+    if status == 408:
+        raise RetryableError(
+            f"the {kind} request timed out at the server (408)", status=status, url=url
+        )
     if status == 429:
         raise RetryableError(
             "rate limited by the API (429)",
@@ -287,9 +292,16 @@ class LogSearchClient:
         body = self._start(log_id, window, query or ALL_EVENTS, per_page=self._options.per_page)
         fetched: set[str] = set()
         last_key: tuple[int, int] | None = None
+        empty_in_a_row = 0
         while True:
             page = events_of(body)
             last_key = _check_progress(page, last_key)
+            empty_in_a_row = 0 if len(page) else empty_in_a_row + 1
+            if empty_in_a_row > MAX_EMPTY_PAGES:
+                raise ApiError(
+                    f"{MAX_EMPTY_PAGES} empty pages in a row, each with a new Next link; "
+                    "the paging does not advance"
+                )
             yield page
             href = find_link(body, "next")
             if href is None:
