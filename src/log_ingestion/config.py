@@ -115,6 +115,7 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=4, ge=1, le=64)
     start_time: str = "7d"
     follow_lag: str = "5m"
+    follow_rescan: int = Field(default=0, ge=0, le=100)
     verify_counts: bool = True
 
     @field_validator("rapid7_log_ids", mode="before")

@@ -189,7 +189,14 @@ class Pipeline:
 
     # -- a run ------------------------------------------------------------------
 
-    def run(self, logs: list[LogInfo], start_ms: int | None, end_ms: int) -> RunSummary:
+    def run(
+        self,
+        logs: list[LogInfo],
+        start_ms: int | None,
+        end_ms: int,
+        *,
+        rescan_from_ms: int | None = None,
+    ) -> RunSummary:
         """Ingest `[start_ms, end_ms)` of every log; `None` resumes from each checkpoint."""
         began = time.monotonic()
         recovered = self._sink.recover()
@@ -208,7 +215,14 @@ class Pipeline:
         workers = min(self._options.concurrency, max(1, len(logs)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="log") as pool:
             futures = [
-                pool.submit(contextvars.copy_context().run, self._ingest_log, log, start_ms, end_ms)
+                pool.submit(
+                    contextvars.copy_context().run,
+                    self._ingest_log,
+                    log,
+                    start_ms,
+                    end_ms,
+                    rescan_from_ms,
+                )
                 for log in logs
             ]
             summary.logs = [future.result() for future in futures]
@@ -216,13 +230,15 @@ class Pipeline:
         summary.interrupted = self._stop.is_set()
         return summary
 
-    def _ingest_log(self, log: LogInfo, start_ms: int | None, end_ms: int) -> LogSummary:
+    def _ingest_log(
+        self, log: LogInfo, start_ms: int | None, end_ms: int, rescan_from_ms: int | None = None
+    ) -> LogSummary:
         summary = LogSummary(log)
         logger = get_logger(log_id=log.id, log_name=log.name)
         try:
             checkpoint = self._prepared_checkpoint(log)
             summary.table = checkpoint.table
-            tasks = self._plan(checkpoint, start_ms, end_ms)
+            tasks = self._plan(checkpoint, start_ms, end_ms, rescan_from_ms)
             summary.windows = len(tasks)
             self._progress.log_started(log, len(tasks))
             for task in tasks:
@@ -258,14 +274,26 @@ class Pipeline:
             checkpoint = self._store.save(checkpoint)
         return checkpoint
 
-    def _plan(self, checkpoint: LogCheckpoint, start_ms: int | None, end_ms: int) -> list[Task]:
+    def _plan(
+        self,
+        checkpoint: LogCheckpoint,
+        start_ms: int | None,
+        end_ms: int,
+        rescan_from_ms: int | None = None,
+    ) -> list[Task]:
         window_ms = checkpoint.window_ms or self._options.window_ms
         if start_ms is None:
             fallback = self._options.default_start_ms
             first = checkpoint.committed[0][0] if checkpoint.committed else fallback
             start_ms = end_ms if first is None else first
         windows = grid_windows(start_ms, end_ms, window_ms)
-        committed = {window for window in windows if checkpoint.is_committed(window)}
+        # committed windows from `rescan_from_ms` on are ingested again (late events)
+        rescan_from = end_ms if rescan_from_ms is None else rescan_from_ms
+        committed = {
+            window
+            for window in windows
+            if checkpoint.is_committed(window) and window.start_ms < rescan_from
+        }
         return plan_tasks(
             windows,
             now_ms=self.now_ms(),

@@ -191,7 +191,12 @@ def follow(
     while not stop.is_set():
         now_ms = pipeline.now_ms()
         end_ms = (now_ms - lag_ms) // window_ms * window_ms
-        summary = pipeline.run(logs, start_ms, end_ms)
+        # the last FOLLOW_RESCAN committed windows are read again for events that arrived
+        # after their window was committed; their files are replaced, never added to
+        rescan_from_ms = (
+            end_ms - settings.follow_rescan * window_ms if settings.follow_rescan else None
+        )
+        summary = pipeline.run(logs, start_ms, end_ms, rescan_from_ms=rescan_from_ms)
         start_ms = None  # later cycles resume from the checkpoints
         _merge(total, summary)
         due_ms = end_ms + window_ms + lag_ms

@@ -106,3 +106,46 @@ def test_follow_ingests_closed_windows_then_stops(harness: Harness) -> None:
     assert CheckpointStore(settings.resolved_state_dir).load(logs[0].id).committed == (
         (harness.start_ms, harness.end_ms),
     )
+
+
+def test_rescanning_recent_windows_lands_late_events_once(harness: Harness) -> None:
+    """An event arriving after its window was committed lands once the window is read again."""
+    settings = harness.settings()
+    stop = threading.Event()
+    with pieces(settings, stop) as built:
+        logs = [log for log in resolve_logs(built.client, []) if log.name == "app-kv"]
+        built.pipeline.run(logs, harness.start_ms, harness.end_ms)
+        harness.emulator.append(logs[0].id, ["late=1 msg=arrived"], timestamp_ms=harness.end_ms - 1)
+        built.pipeline.run(logs, None, harness.end_ms)
+        missed_without_rescan = harness.landed("app-kv") != harness.truth("app-kv")
+        built.pipeline.run(logs, None, harness.end_ms, rescan_from_ms=harness.end_ms - QUARTER)
+    assert missed_without_rescan
+    assert harness.landed("app-kv") == harness.truth("app-kv")
+
+
+def test_follow_rescan_setting_reads_the_last_windows_again(harness: Harness) -> None:
+    """FOLLOW_RESCAN=1 makes each follow cycle re-read the newest committed window."""
+    settings = harness.settings(follow_lag="1m", follow_rescan=1)
+    now = (harness.end_ms + 60_000) / 1000
+    stop = threading.Event()
+    with pieces(settings, stop) as built:
+        logs = [log for log in resolve_logs(built.client, []) if log.name == "app-kv"]
+        built.pipeline.run(logs, harness.start_ms, harness.end_ms)
+        harness.emulator.append(logs[0].id, ["late=2 msg=arrived"], timestamp_ms=harness.end_ms - 1)
+        pipeline = Pipeline(
+            built.client,
+            ParquetSink(settings.output_dir),
+            built.store,
+            pipeline_options(settings),
+            stop=stop,
+            clock=lambda: now,
+        )
+        timer = threading.Timer(1.0, stop.set)
+        timer.start()
+        try:
+            summary = follow(pipeline, logs, None, settings, stop)
+        finally:
+            timer.cancel()
+            pipeline.close()
+    assert summary.logs[0].committed == 1
+    assert harness.landed("app-kv") == harness.truth("app-kv")
