@@ -5,6 +5,7 @@ Nothing here asserts: a benchmark measures and reports whether its target was me
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
@@ -27,6 +28,7 @@ from log_ingestion.emulator.queries import QuerySpec, Rendering, events_page
 from log_ingestion.models import EventPage, LogInfo, Window
 from log_ingestion.pipeline import Pipeline, PipelineOptions, RunSummary
 from log_ingestion.plan import grid_windows
+from log_ingestion.runner import tune_garbage_collector
 from log_ingestion.sink import ParquetSink
 from log_ingestion.source import ClientOptions, LogSearchClient, RateLimiter
 from log_ingestion.source.pages import Body, decode_query_body, events_of, find_link
@@ -273,12 +275,16 @@ def run_pipeline(
         window_ms=window_ms, verify_counts=verify_counts, concurrency=concurrency
     )
     pipeline = Pipeline(client, sink, store, options)
+    thresholds = gc.get_threshold()
+    tune_garbage_collector()  # as `log-ingestion run` does; undone so baselines run untuned
     try:
         began = time.perf_counter()
         summary = pipeline.run(list(logs), start_ms, end_ms)
         seconds = time.perf_counter() - began
     finally:
         pipeline.close()
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
     failed = [f"{log.log.name}: {log.error}" for log in summary.failed]
     if failed:
         raise RuntimeError("the pipeline failed: " + "; ".join(failed))

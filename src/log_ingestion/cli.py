@@ -27,7 +27,14 @@ from log_ingestion.errors import ConfigError, LogIngestionError, StopRequestedEr
 from log_ingestion.logging import configure_logging, get_logger, start_trace
 from log_ingestion.pipeline import RunSummary
 from log_ingestion.progress import TerminalProgress
-from log_ingestion.runner import build_client, follow, graceful_signals, pieces, resolve_logs
+from log_ingestion.runner import (
+    build_client,
+    follow,
+    graceful_signals,
+    pieces,
+    resolve_logs,
+    tune_garbage_collector,
+)
 from log_ingestion.state import CheckpointStore
 from log_ingestion.timeparse import format_ms, parse_time
 
@@ -183,6 +190,7 @@ def _ingest(
     settings: Settings, from_: str | None, to: str, *, follow_mode: bool, rescan: bool
 ) -> RunSummary:
     """Run, then say how it went: one `run.done` (or `run.failed`) line and the run metrics."""
+    tune_garbage_collector()
     began = time.monotonic()
     with metrics.counting_requests() as requests:
         try:

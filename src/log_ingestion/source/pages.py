@@ -16,7 +16,7 @@ from log_ingestion.models import EventPage
 Body = Mapping[str, Any]
 
 
-class WireEvent(msgspec.Struct):
+class WireEvent(msgspec.Struct, gc=False):
     """The fields of an event we keep; the rest (Context links) is skipped while decoding."""
 
     timestamp: int
