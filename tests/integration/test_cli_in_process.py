@@ -15,9 +15,11 @@ from tests.integration.conftest import FAST_ENV, Harness
 from typer.testing import CliRunner
 
 from log_ingestion.cli import app
+from log_ingestion.config import Settings
 from log_ingestion.emulator import DEFAULT_API_KEY
-from log_ingestion.pipeline import Pipeline
-from log_ingestion.runner import follow, pieces, pipeline_options, resolve_logs
+from log_ingestion.models import LogInfo
+from log_ingestion.pipeline import Pipeline, RunSummary
+from log_ingestion.runner import Pieces, follow, pieces, pipeline_options, resolve_logs
 from log_ingestion.sink import ParquetSink
 from log_ingestion.state import CheckpointStore
 
@@ -78,28 +80,35 @@ def test_metrics_file_is_written_after_a_run(
     assert 'log_ingestion_events_total{log="syslog-text"}' in target.read_text()
 
 
+def follow_for_a_second(
+    built: Pieces, logs: list[LogInfo], start_ms: int | None, settings: Settings, now: float
+) -> RunSummary:
+    """Follow mode on a clock stopped at `now`, stopped after one second (one cycle)."""
+    stop = threading.Event()
+    pipeline = Pipeline(
+        built.client,
+        ParquetSink(settings.output_dir),
+        built.store,
+        pipeline_options(settings),
+        stop=stop,
+        clock=lambda: now,
+    )
+    timer = threading.Timer(1.0, stop.set)
+    timer.start()
+    try:
+        return follow(pipeline, logs, start_ms, settings, stop)
+    finally:
+        timer.cancel()
+        pipeline.close()
+
+
 def test_follow_ingests_closed_windows_then_stops(harness: Harness) -> None:
     """Follow mode commits every window closed by the lag, sleeps, and ends on stop."""
     settings = harness.settings(follow_lag="1m")
     now = (harness.end_ms + 60_000) / 1000  # the dataset's last window closed a minute ago
-    stop = threading.Event()
-    with pieces(settings, stop) as built:
+    with pieces(settings, threading.Event()) as built:
         logs = [log for log in resolve_logs(built.client, []) if log.name == "app-kv"]
-        pipeline = Pipeline(
-            built.client,
-            ParquetSink(settings.output_dir),
-            built.store,
-            pipeline_options(settings),
-            stop=stop,
-            clock=lambda: now,
-        )
-        timer = threading.Timer(1.0, stop.set)
-        timer.start()
-        try:
-            summary = follow(pipeline, logs, harness.start_ms, settings, stop)
-        finally:
-            timer.cancel()
-            pipeline.close()
+        summary = follow_for_a_second(built, logs, harness.start_ms, settings, now)
     assert summary.interrupted
     assert summary.logs[0].committed == 4
     assert harness.landed("app-kv") == harness.truth("app-kv")
@@ -127,25 +136,10 @@ def test_follow_rescan_setting_reads_the_last_windows_again(harness: Harness) ->
     """FOLLOW_RESCAN=1 makes each follow cycle re-read the newest committed window."""
     settings = harness.settings(follow_lag="1m", follow_rescan=1)
     now = (harness.end_ms + 60_000) / 1000
-    stop = threading.Event()
-    with pieces(settings, stop) as built:
+    with pieces(settings, threading.Event()) as built:
         logs = [log for log in resolve_logs(built.client, []) if log.name == "app-kv"]
         built.pipeline.run(logs, harness.start_ms, harness.end_ms)
         harness.emulator.append(logs[0].id, ["late=2 msg=arrived"], timestamp_ms=harness.end_ms - 1)
-        pipeline = Pipeline(
-            built.client,
-            ParquetSink(settings.output_dir),
-            built.store,
-            pipeline_options(settings),
-            stop=stop,
-            clock=lambda: now,
-        )
-        timer = threading.Timer(1.0, stop.set)
-        timer.start()
-        try:
-            summary = follow(pipeline, logs, None, settings, stop)
-        finally:
-            timer.cancel()
-            pipeline.close()
+        summary = follow_for_a_second(built, logs, None, settings, now)
     assert summary.logs[0].committed == 1
     assert harness.landed("app-kv") == harness.truth("app-kv")

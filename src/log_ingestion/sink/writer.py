@@ -177,6 +177,10 @@ class ParquetSink:
         with self._locks_guard:
             return self._locks.setdefault(table.rsplit("/", 1)[-1], threading.Lock())
 
+    def ensure_root(self) -> None:
+        """Make the root folder, or refuse a file standing in its place."""
+        self._ensure_root()
+
     def _ensure_root(self) -> None:
         kind = self.storage.kind(self.root)
         if kind == pafs.FileType.NotFound:

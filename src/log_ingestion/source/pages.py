@@ -89,11 +89,13 @@ def _labels(raw: object) -> list[str]:
 
 
 def _sequence_number(event: Mapping[str, Any]) -> int:
+    return exact_sequence_number(event.get("sequence_number_str"), event.get("sequence_number"))
+
+
+def exact_sequence_number(text: object, number: object) -> int:
     """The exact sequence number: `sequence_number_str` first, as the numeric field may be rounded."""
-    text = event.get("sequence_number_str")
     if isinstance(text, str) and text.isdigit():
         return int(text)
-    number = event.get("sequence_number")
     if isinstance(number, int):
         return number
     raise ApiError(
@@ -125,21 +127,13 @@ def _columns_of(events: list[WireEvent]) -> EventPage:
     """Columns from typed events, one pass per column."""
     return EventPage(
         timestamps=[event.timestamp for event in events],
-        sequence_numbers=[_wire_sequence_number(event) for event in events],
+        sequence_numbers=[
+            exact_sequence_number(event.sequence_number_str, event.sequence_number)
+            for event in events
+        ],
         log_ids=[event.log_id for event in events],
         messages=[event.message or "" for event in events],
         labels=[_labels(event.labels) if event.labels else [] for event in events],
-    )
-
-
-def _wire_sequence_number(event: WireEvent) -> int:
-    text = event.sequence_number_str
-    if text is not None and text.isdigit():
-        return int(text)
-    if isinstance(event.sequence_number, int):
-        return event.sequence_number
-    raise ApiError(
-        "an event has no usable sequence_number_str; the response is not a Log Search page"
     )
 
 
