@@ -190,9 +190,6 @@ def _decode(response: httpx.Response, kind: str) -> Body:
     body = decode_query_body(response.content) if kind in QUERY_KINDS else None
     if body is not None:
         return body
-    body = decode_query_body(response.content) if kind in QUERY_KINDS else None
-    if body is not None:
-        return body
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError:
