@@ -178,3 +178,44 @@ def test_logs_saving_their_first_checkpoints_at_once_all_succeed(tmp_path: Path)
 
         assert errors == []
         assert len(store.list()) == 8
+
+
+def test_a_failed_publish_leaves_the_window_downloaded_behind_it_unpublished(
+    make_emulator: EmulatorFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli_run: Callable[[dict[str, str], tuple[str, ...]], tuple[int, str]],
+) -> None:
+    """Window 2's publish fails while window 3 is downloaded: window 1 stays committed,
+    window 3's temp files are removed, nothing of 2 or 3 is visible, and a rerun lands
+    the range exactly once."""
+    # 2,000 events a window and row groups of 1,000: windows write temp files as they
+    # download, before their publish
+    data = Dataset(seed=5, events_per_log=8_000, span_ms=1_200_000)
+    emulator = make_emulator(data)
+    log_id = data.log_id("app-kv")
+    output = tmp_path / "out"
+    env = ingest_env(
+        emulator.url, output, window_size="5m", rapid7_log_ids=log_id, row_group_rows="1000"
+    )
+    span = ("--from", str(data.start_ms), "--to", str(data.end_ms))
+    first_window = (data.start_ms, data.start_ms + 300_000)
+    original = writer.WindowWriter.commit
+    fault = storage_error(disk_full(), "publish", "x")
+    monkeypatch.setattr(writer.WindowWriter, "commit", fail_once_after(1, fault)(original))
+
+    code, text = cli_run(env, span)
+    committed = CheckpointStore(output / "_state").load(log_id).committed
+    seen = landed(output)
+    temps = leftovers(output)
+    monkeypatch.setattr(writer.WindowWriter, "commit", original)
+    resumed = run_to_end(tmp_path, env, *span)
+
+    assert code == 4, text
+    assert "disk is full" in text
+    assert list(committed) == [first_window]
+    assert seen == truth(data, [log_id], *first_window)
+    assert temps == []
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    expected = truth(data, [log_id], data.start_ms, data.end_ms)
+    assert compare(expected, landed(output)) == {"missing": 0, "duplicated": 0, "unexpected": 0}
