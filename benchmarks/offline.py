@@ -24,7 +24,6 @@ import warnings
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from benchmarks.common import (
     PipelineRun,
@@ -40,7 +39,7 @@ from benchmarks.common import (
     tree_bytes,
 )
 from log_ingestion.parse import MessageParser
-from log_ingestion.pipeline import _Batcher, to_table
+from log_ingestion.pipeline import _Batcher, event_columns, to_table
 from log_ingestion.plan import WindowFilter
 from log_ingestion.source.pages import events_of
 
@@ -135,7 +134,7 @@ def _write(frames: list[pd.DataFrame], out_dir: str, number: int) -> int:
 def stages(rec: Recording, limit: int) -> dict[str, float]:
     """Microseconds per event of each stage, run one after another on one thread."""
     spent = dict.fromkeys(
-        ("decode", "events_of", "filter+batch", "message array", "parse", "to_table"), 0.0
+        ("decode", "events_of", "filter+batch", "event columns", "parse", "to_table"), 0.0
     )
     parser = MessageParser()
     events = 0
@@ -159,12 +158,12 @@ def stages(rec: Recording, limit: int) -> dict[str, float]:
         batches += [rest] if rest is not None else []
         for batch in batches:
             began = time.perf_counter()
-            messages = pa.array(batch.messages, pa.string())
+            events = event_columns(batch, rec.log)
             converted = time.perf_counter()
-            parsed = parser.parse(messages)
+            parsed = parser.parse(events.column("message"))
             parsed_at = time.perf_counter()
-            to_table(batch, parsed, rec.log)
-            spent["message array"] += converted - began
+            to_table(events, parsed)
+            spent["event columns"] += converted - began
             spent["parse"] += parsed_at - converted
             spent["to_table"] += time.perf_counter() - parsed_at
         if events >= limit:

@@ -146,19 +146,39 @@ class Progress:
         """A window was published (and committed when closed)."""
 
 
-def to_table(page: EventPage, parsed: pa.Table, log: LogInfo) -> pa.Table:
-    """The output row layout: event fields first, then `_parse_error`, `_format`, parsed fields."""
+def event_columns(page: EventPage, log: LogInfo) -> pa.Table:
+    """The event fields of the output rows, in their order; parsed fields follow them."""
     count = len(page)
-    columns: dict[str, pa.Array] = {
-        "timestamp": pa.array(page.timestamps, pa.int64()).cast(TIMESTAMP),
-        "sequence_number": pa.array(page.sequence_numbers, pa.uint64()),
-        "log_id": pa.array(page.log_ids, pa.string()),
-        "log_name": pa.array([log.name] * count, pa.string()),
-        "labels": pa.array(page.labels, pa.list_(pa.string())),
-        "message": pa.array(page.messages, pa.string()),
-        "_parse_error": parsed.column("_parse_error"),
-        "_format": parsed.column("_format"),
-    }
+    return pa.table(
+        {
+            "timestamp": pa.array(page.timestamps, TIMESTAMP),
+            "sequence_number": pa.array(page.sequence_numbers, pa.uint64()),
+            "log_id": _log_ids(page.log_ids),
+            "log_name": pa.repeat(pa.scalar(log.name, pa.string()), count),
+            "labels": _labels(page.labels),
+            "message": pa.array(page.messages, pa.string()),
+        }
+    )
+
+
+def _log_ids(log_ids: list[str]) -> pa.Array:
+    # A log's query returns its own id on every event: one value, repeated.
+    if log_ids and log_ids.count(log_ids[0]) == len(log_ids):
+        return pa.repeat(pa.scalar(log_ids[0], pa.string()), len(log_ids))
+    return pa.array(log_ids, pa.string())
+
+
+def _labels(labels: list[list[str]]) -> pa.Array:
+    if labels and not any(labels):  # most events have no label: nothing to convert one by one
+        return pa.repeat(pa.scalar([], pa.list_(pa.string())), len(labels))
+    return pa.array(labels, pa.list_(pa.string()))
+
+
+def to_table(events: pa.Table, parsed: pa.Table) -> pa.Table:
+    """The output row layout: event fields first, then `_parse_error`, `_format`, parsed fields."""
+    columns = dict(zip(events.column_names, events.columns, strict=True))
+    columns["_parse_error"] = parsed.column("_parse_error")
+    columns["_format"] = parsed.column("_format")
     for name in parsed.column_names:
         if name not in columns:
             columns[name] = parsed.column(name)
@@ -424,9 +444,9 @@ class Pipeline:
         writer = self._sink.open_window(table, task.window)
         result = WindowResult(task.window)
         try:
-            for batch in self._batches(log, task, result):
-                parsed = parser.parse(pa.array(batch.messages, pa.string()))
-                rows = to_table(batch, parsed, log)
+            for events in self._batches(log, task, result):
+                parsed = parser.parse(events.column("message"))
+                rows = to_table(events, parsed)
                 result.parse_errors += len(parsed) - parsed.column("_parse_error").null_count
                 result.message_bytes += (
                     pa.compute.sum(pa.compute.binary_length(rows.column("message"))).as_py() or 0
@@ -530,22 +550,31 @@ class Pipeline:
                 get_logger().warning("window.count_failed", error=str(exc))
                 return None
 
-    def _batches(self, log: LogInfo, task: Task, result: WindowResult) -> Iterator[EventPage]:
+    def _batches(self, log: LogInfo, task: Task, result: WindowResult) -> Iterator[pa.Table]:
+        """Batches of the window's events as Arrow columns, ready for the parser.
+
+        Fetching, decoding, filtering, batching and the conversion to Arrow all run in the
+        prefetch thread, so the consumer's thread is left with parsing and writing.
+        """
         window_filter = WindowFilter(task.query)
         batcher = _Batcher(self._options.batch_size)
-        pages = self._client.pages(log.id, task.query, self._options.query)
-        for page in prefetch(pages, stop=self._stop):
+
+        def produce() -> Iterator[pa.Table]:
+            for page in self._client.pages(log.id, task.query, self._options.query):
+                result.pages += 1
+                batch = batcher.add(window_filter.keep(page))
+                if batch is not None:
+                    yield event_columns(batch, log)
+            rest = batcher.flush()
+            if rest is not None:
+                yield event_columns(rest, log)
+
+        for events in prefetch(produce(), stop=self._stop):
             if self._stop.is_set():
                 raise StopRequestedError(
                     "stopped while a window was in flight; it will be ingested again"
                 )
-            result.pages += 1
-            batch = batcher.add(window_filter.keep(page))
-            if batch is not None:
-                yield batch
-        rest = batcher.flush()
-        if rest is not None:
-            yield rest
+            yield events
 
     def _start_count(self, log: LogInfo, task: Task) -> Future[int] | None:
         """Ask the API for its own count while the pages download, to check completeness."""
