@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from log_ingestion.models import EventPage, Window
 
+Key = tuple[int, int, str]  # (timestamp, sequence_number, log_id)
+
 
 def grid_windows(start_ms: int, end_ms: int, window_ms: int) -> list[Window]:
     """The grid windows that cover `[start_ms, end_ms)`, widened to whole windows."""
@@ -60,59 +62,114 @@ class WindowFilter:
     The server pages in ascending order and `Next` re-runs the query from a position, so
     a repeat can only be a recent key: remembering the last `memory` keys is enough and
     keeps memory flat however large the window is. A page that lies wholly inside the
-    window and wholly after every key seen so far (the usual case) takes a fast path.
+    window and wholly after every key seen so far (the usual case) is checked on its
+    columns alone; the set of recent keys is only built once a page needs a key-by-key
+    look.
     """
 
     def __init__(self, window: Window, memory: int = 20_000) -> None:
         self._window = window
-        self._recent: set[tuple[int, int, str]] = set()
-        self._batches: deque[list[tuple[int, int, str]]] = deque()
+        # Built from `_batches` by the first page that needs a key-by-key look.
+        self._recent: set[Key] | None = None
+        self._batches: deque[_Keys] = deque()  # the key columns of the kept pages
         self._remembered = 0
         self._memory = memory
-        self._highest: tuple[int, int, str] | None = None
+        self._highest: Key | None = None
         self.outside = 0
         self.duplicates = 0
 
     def keep(self, page: EventPage) -> EventPage:
         if not len(page):
             return page
-        keys = list(zip(page.timestamps, page.sequence_numbers, page.log_ids, strict=True))
-        if self._all_new_and_inside(keys):
-            self._remember(keys)
+        if self._all_new_and_inside(page):
+            self._remember(_Keys(page.timestamps, page.sequence_numbers, page.log_ids))
             return page
-        return self._keep_one_by_one(page, keys)
+        return self._keep_one_by_one(page)
 
-    def _all_new_and_inside(self, keys: list[tuple[int, int, str]]) -> bool:
-        lowest, highest = min(keys), max(keys)
-        inside = self._window.contains(lowest[0]) and self._window.contains(highest[0])
-        after_seen = self._highest is None or lowest > self._highest
-        return inside and after_seen and len(set(keys)) == len(keys)
+    def _all_new_and_inside(self, page: EventPage) -> bool:
+        """Every timestamp inside the window and later than every key seen so far, and no
+        sequence number twice: checked on whole columns, without a key per event.
 
-    def _keep_one_by_one(self, page: EventPage, keys: list[tuple[int, int, str]]) -> EventPage:
+        A page sharing a timestamp with the keys seen so far takes the key-by-key path.
+        """
+        low, high = min(page.timestamps), max(page.timestamps)
+        if not (self._window.contains(low) and self._window.contains(high)):
+            return False
+        if self._highest is not None and low <= self._highest[0]:
+            return False
+        return len(set(page.sequence_numbers)) == len(page)
+
+    def _keep_one_by_one(self, page: EventPage) -> EventPage:
+        recent = self._recent_keys()
         kept = EventPage()
-        for index, key in enumerate(keys):
+        keys = _Keys([], [], [])
+        for index, key in enumerate(
+            zip(page.timestamps, page.sequence_numbers, page.log_ids, strict=True)
+        ):
             if not self._window.contains(key[0]):
                 self.outside += 1
                 continue
-            if key in self._recent:
+            if key in recent:
                 self.duplicates += 1
                 continue
-            self._remember([key])
+            recent.add(key)
+            keys.append(key)
             kept.timestamps.append(key[0])
             kept.sequence_numbers.append(key[1])
             kept.log_ids.append(key[2])
             kept.messages.append(page.messages[index])
             kept.labels.append(page.labels[index])
+        if len(kept):
+            self._remember(keys)
         return kept
 
-    def _remember(self, keys: list[tuple[int, int, str]]) -> None:
-        self._recent.update(keys)
+    def _recent_keys(self) -> set[Key]:
+        if self._recent is None:
+            self._recent = {key for batch in self._batches for key in batch.each()}
+        return self._recent
+
+    def _remember(self, keys: _Keys) -> None:
+        if self._recent is not None:
+            self._recent.update(keys.each())
         self._batches.append(keys)
         self._remembered += len(keys)
-        highest = max(keys)
+        highest = keys.highest()
         if self._highest is None or highest > self._highest:
             self._highest = highest
         while self._remembered - len(self._batches[0]) >= self._memory:
             oldest = self._batches.popleft()
             self._remembered -= len(oldest)
-            self._recent.difference_update(oldest)
+            if self._recent is not None:
+                self._recent.difference_update(oldest.each())
+
+
+@dataclass(slots=True)
+class _Keys:
+    """The key columns of kept events (the page's own lists, not copies)."""
+
+    timestamps: list[int]
+    sequence_numbers: list[int]
+    log_ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    def each(self) -> zip[Key]:
+        return zip(self.timestamps, self.sequence_numbers, self.log_ids, strict=True)
+
+    def append(self, key: Key) -> None:
+        self.timestamps.append(key[0])
+        self.sequence_numbers.append(key[1])
+        self.log_ids.append(key[2])
+
+    def highest(self) -> Key:
+        # Only rows from the first one at the latest timestamp on can hold the highest key.
+        start = self.timestamps.index(max(self.timestamps))
+        return max(
+            zip(
+                self.timestamps[start:],
+                self.sequence_numbers[start:],
+                self.log_ids[start:],
+                strict=True,
+            )
+        )

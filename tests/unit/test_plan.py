@@ -117,3 +117,26 @@ def test_filter_lands_each_key_once(keys, page_size):
         kept = window_filter.keep(page(*keys[i : i + page_size]))
         kept_keys += list(zip(kept.timestamps, kept.sequence_numbers, strict=True))
     assert sorted(kept_keys) == sorted({k for k in keys if 10 <= k[0] < 40})
+
+
+@given(
+    st.lists(st.integers(0, 3), min_size=1, max_size=80),
+    st.integers(2, 6),
+    st.lists(st.integers(0, 3), max_size=40),
+)
+def test_filter_with_small_memory_lands_re_served_keys_once(steps, page_size, rewinds):
+    """Pages as the server sends them (ascending, each `Next` may re-serve up to 3 recent
+    keys, several sharing a timestamp): with a memory of a few pages each key lands once,
+    whichever pages took the fast path before a page that needed the key-by-key look."""
+    timestamps = list(itertools.accumulate(steps))  # ascending, repeats where a step is 0
+    keys = [(ts, seq) for seq, ts in enumerate(timestamps)]
+    window_filter = WindowFilter(Window(0, 10**6), memory=2 * page_size)
+    kept_keys, position, number = [], 0, 0
+    while position < len(keys):
+        rewind = rewinds[number % len(rewinds)] if rewinds and number else 0
+        start = max(0, position - min(rewind, page_size - 1))  # every page moves on
+        served = keys[start : start + page_size]
+        kept = window_filter.keep(page(*served))
+        kept_keys += list(zip(kept.timestamps, kept.sequence_numbers, strict=True))
+        position, number = start + len(served), number + 1
+    assert sorted(kept_keys) == keys
