@@ -94,7 +94,7 @@ def _sequence_number(event: Mapping[str, Any]) -> int:
 
 def exact_sequence_number(text: object, number: object) -> int:
     """The exact sequence number: `sequence_number_str` first, as the numeric field may be rounded."""
-    if isinstance(text, str) and text.isdigit():
+    if isinstance(text, str) and text.isascii() and text.isdigit():
         return int(text)
     if isinstance(number, int):
         return number
@@ -127,14 +127,25 @@ def _columns_of(events: list[WireEvent]) -> EventPage:
     """Columns from typed events, one pass per column."""
     return EventPage(
         timestamps=[event.timestamp for event in events],
-        sequence_numbers=[
-            exact_sequence_number(event.sequence_number_str, event.sequence_number)
-            for event in events
-        ],
+        sequence_numbers=_sequence_numbers(events),
         log_ids=[event.log_id for event in events],
         messages=[event.message or "" for event in events],
         labels=[_labels(event.labels) if event.labels else [] for event in events],
     )
+
+
+def _sequence_numbers(events: list[WireEvent]) -> list[int]:
+    """Every event's exact sequence number; the whole page at once when all are plain digits."""
+    texts = [event.sequence_number_str for event in events]
+    try:
+        joined = "".join(texts)  # type: ignore[arg-type]  # a None raises TypeError
+        if joined.isascii() and joined.isdigit():
+            return list(map(int, texts))  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # a missing or empty sequence_number_str
+        pass
+    return [
+        exact_sequence_number(event.sequence_number_str, event.sequence_number) for event in events
+    ]
 
 
 def statistics_count(body: Body) -> int:

@@ -124,3 +124,22 @@ def test_typed_decoding_keeps_what_the_client_reads():
 def test_typed_decoding_declines_what_it_cannot_read(raw):
     """Truncated or unexpected shapes fall back to generic decoding (None)."""
     assert decode_query_body(raw) is None
+
+
+def test_typed_page_falls_back_to_the_number_for_an_event_without_the_string():
+    """One event lacking `sequence_number_str` (or with an empty one) takes its exact
+    integer `sequence_number`; the others keep their strings."""
+    events = [
+        {**EVENT, "sequence_number_str": "18446744073709551615"},
+        {**EVENT, "sequence_number_str": None, "sequence_number": 7},
+        {**EVENT, "sequence_number_str": "", "sequence_number": 8},
+    ]
+    typed = decode_query_body(orjson.dumps({"events": events}))
+    assert typed is not None
+    assert events_of(typed).sequence_numbers == [2**64 - 1, 7, 8]
+
+
+def test_a_sequence_number_string_of_other_digits_is_not_read_as_a_number():
+    """Only ASCII digits are a sequence number: `²` is a digit to Python but not to int()."""
+    with pytest.raises(ApiError, match="sequence_number_str"):
+        events_of({"events": [{**EVENT, "sequence_number_str": "²", "sequence_number": None}]})
