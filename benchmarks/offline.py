@@ -158,11 +158,11 @@ def stages(rec: Recording, limit: int) -> dict[str, float]:
         batches += [rest] if rest is not None else []
         for batch in batches:
             began = time.perf_counter()
-            events = event_columns(batch, rec.log)
+            columns = event_columns(batch, rec.log)
             converted = time.perf_counter()
-            parsed = parser.parse(events.column("message"))
+            parsed = parser.parse(columns.column("message"))
             parsed_at = time.perf_counter()
-            to_table(events, parsed)
+            to_table(columns, parsed)
             spent["event columns"] += converted - began
             spent["parse"] += parsed_at - converted
             spent["to_table"] += time.perf_counter() - parsed_at
