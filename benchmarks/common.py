@@ -28,7 +28,7 @@ from log_ingestion.emulator.queries import QuerySpec, Rendering, events_page
 from log_ingestion.models import EventPage, LogInfo, Window
 from log_ingestion.pipeline import Pipeline, PipelineOptions, RunSummary
 from log_ingestion.plan import grid_windows
-from log_ingestion.runner import tune_garbage_collector
+from log_ingestion.runner import choose_memory_pool, tune_garbage_collector
 from log_ingestion.sink import ParquetSink
 from log_ingestion.source import ClientOptions, LogSearchClient, RateLimiter
 from log_ingestion.source.pages import Body, decode_query_body, events_of, find_link
@@ -277,6 +277,8 @@ def run_pipeline(
     pipeline = Pipeline(client, sink, store, options)
     thresholds = gc.get_threshold()
     tune_garbage_collector()  # as `log-ingestion run` does; undone so baselines run untuned
+    pool = pa.default_memory_pool()
+    choose_memory_pool()
     try:
         began = time.perf_counter()
         summary = pipeline.run(list(logs), start_ms, end_ms)
@@ -285,6 +287,7 @@ def run_pipeline(
         pipeline.close()
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+        pa.set_memory_pool(pool)
     failed = [f"{log.log.name}: {log.error}" for log in summary.failed]
     if failed:
         raise RuntimeError("the pipeline failed: " + "; ".join(failed))

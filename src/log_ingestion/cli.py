@@ -29,6 +29,7 @@ from log_ingestion.pipeline import RunSummary
 from log_ingestion.progress import TerminalProgress
 from log_ingestion.runner import (
     build_client,
+    choose_memory_pool,
     follow,
     graceful_signals,
     pieces,
@@ -191,6 +192,7 @@ def _ingest(
 ) -> RunSummary:
     """Run, then say how it went: one `run.done` (or `run.failed`) line and the run metrics."""
     tune_garbage_collector()
+    choose_memory_pool(settings.arrow_default_memory_pool)
     began = time.monotonic()
     with metrics.counting_requests() as requests:
         try:

@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
 
     batch_size: int = Field(default=5_000, ge=1, le=1_000_000)
+    # Arrow's own variable: the allocator of Arrow buffers; unset, a run picks jemalloc
+    arrow_default_memory_pool: Literal["jemalloc", "mimalloc", "system"] | None = None
     row_group_rows: int = Field(default=128_000, ge=1_000)
     per_page: int = Field(default=500, ge=1, le=500)
     rate_limit: int = Field(default=60, ge=1, description="API requests per minute, all queries")

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 
+import pyarrow as pa
 from pydantic import SecretStr
 
 from log_ingestion import metrics
@@ -39,6 +40,25 @@ def tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
+
+
+def choose_memory_pool(explicit: str | None = None) -> str:
+    """Arrow buffers from jemalloc (else the system allocator), unless `explicit` names one.
+
+    The wheels' default, mimalloc, kept more memory at peak once batches were built in the
+    prefetch thread and freed in the window's thread (1M events: 304 MiB, against 278 MiB
+    with this switch and 253 MiB with jemalloc chosen through the variable before start,
+    as Arrow's internal allocations then use it too), and it was not faster. `explicit` is
+    ARROW_DEFAULT_MEMORY_POOL, which Arrow itself has already applied. Returns the pool in
+    use.
+    """
+    if explicit is None:
+        try:
+            pa.set_memory_pool(pa.jemalloc_memory_pool())
+        except NotImplementedError:  # a build without jemalloc
+            pa.set_memory_pool(pa.system_memory_pool())
+    name: str = pa.default_memory_pool().backend_name
+    return name
 
 
 def build_client(settings: Settings, stop: threading.Event) -> LogSearchClient:

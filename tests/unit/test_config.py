@@ -133,3 +133,11 @@ def test_bad_duration(monkeypatch):
     monkeypatch.setenv("WINDOW_SIZE", "soon")
     with pytest.raises(ConfigError, match=r"WINDOW_SIZE: not a duration"):
         load_settings()
+
+
+def test_an_unknown_arrow_memory_pool_is_one_line_naming_the_choices(monkeypatch):
+    """ARROW_DEFAULT_MEMORY_POOL is Arrow's variable; a value Arrow does not know fails at start."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "tcmalloc")
+    with pytest.raises(ConfigError, match=r"^ARROW_DEFAULT_MEMORY_POOL: .*jemalloc"):
+        load_settings()
