@@ -80,7 +80,7 @@ def _read_joined(messages: pa.Array, width: int) -> tuple[list[pa.Array], pa.Arr
         return None
     if table.num_rows + len(widths) != len(messages):
         return None
-    columns = [table.column(i).combine_chunks() for i in range(width)]
+    columns = [_one_array(table.column(i)) for i in range(width)]
     if not widths:
         return columns, pa.nulls(len(messages), STRING)
     kept = pc.invert(_mask(len(messages), widths))
@@ -89,6 +89,11 @@ def _read_joined(messages: pa.Array, width: int) -> tuple[list[pa.Array], pa.Arr
         for i in range(len(messages))
     ]
     return _scatter(columns, kept), pa.array(errors, STRING)
+
+
+def _one_array(column: pa.ChunkedArray) -> pa.Array:
+    # the reader returns one chunk per block, and the block holds the whole batch
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def _joined_lines(messages: pa.Array) -> pa.Buffer:

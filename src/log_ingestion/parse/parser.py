@@ -268,7 +268,8 @@ class MessageParser:
 def _as_strings(messages: pa.Array | Sequence[str | None]) -> pa.Array:
     """The messages as one Arrow string array, whatever form they came in."""
     if isinstance(messages, pa.ChunkedArray):
-        messages = messages.combine_chunks()
+        # one chunk (a batch's column) is used as it is; combining would copy it
+        messages = messages.chunk(0) if messages.num_chunks == 1 else messages.combine_chunks()
     if isinstance(messages, pa.Array):
         if messages.type == STRING:
             return messages
