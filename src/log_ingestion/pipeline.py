@@ -128,12 +128,32 @@ class _Downloaded:
             self.counted.cancel()
 
 
-def _settle_quietly(pending: Future[LogCheckpoint]) -> None:
-    """Wait for a publish while another error is on its way out; log its own failure."""
+def _settle(pending: Future[LogCheckpoint], error: BaseException) -> None:
+    """Wait for a publish while `error` is on its way out.
+
+    A publish that failed is the error reported (the storage problem, exit 4), with
+    `error` as its context: a download failure or a stop that came after it must not
+    hide it. A publish cut short by the stop leaves its window uncommitted, which the
+    next run ingests again.
+    """
     try:
         pending.result()
-    except BaseException as exc:  # the error already raised is the one reported
-        get_logger().warning("window.publish_failed", error=str(exc))
+    except StopRequestedError:
+        return
+    except BaseException as failure:
+        if failure is error:
+            return
+        raise failure from error
+
+
+def _raise_if_failed(publishing: Future[LogCheckpoint] | None) -> None:
+    """Stop a download as soon as the window before it failed to publish: its requests
+    and temp files would be thrown away."""
+    if publishing is None or not publishing.done():
+        return
+    failure = publishing.exception()
+    if failure is not None and not isinstance(failure, StopRequestedError):
+        raise failure
 
 
 class Progress:
@@ -370,7 +390,9 @@ class Pipeline:
                 for task in tasks:
                     if self._stop.is_set():
                         break
-                    downloaded = self._download(log, checkpoint.table, parser_state, task)
+                    downloaded = self._download(
+                        log, checkpoint.table, parser_state, task, publishing=pending
+                    )
                     previous, pending = pending, None
                     if previous is not None:
                         try:
@@ -385,18 +407,25 @@ class Pipeline:
                         parser_state = downloaded.parser_state
                     if task.closed:
                         newest = max(newest, task.window.end_ms)
-            except BaseException:
+            except BaseException as exc:
                 if pending is not None:
-                    _settle_quietly(pending)  # a downloaded window still lands
+                    _settle(pending, exc)  # a downloaded window still lands
                 raise
             if pending is not None:
                 pending.result()
 
     def _download(
-        self, log: LogInfo, table: str, parser_state: dict[str, Any], task: Task
+        self,
+        log: LogInfo,
+        table: str,
+        parser_state: dict[str, Any],
+        task: Task,
+        *,
+        publishing: Future[LogCheckpoint] | None,
     ) -> _Downloaded:
         """One window's pages, parsed and written to temp files, with its log and range on
-        every line and its requests counted."""
+        every line and its requests counted. A failed publish of the window before it
+        (`publishing`) stops the download at the next batch."""
         with (
             structlog.contextvars.bound_contextvars(
                 log_id=log.id,
@@ -412,7 +441,9 @@ class Pipeline:
             )
             for attempt in range(1, WINDOW_ATTEMPTS + 1):
                 try:
-                    return self._download_window(log, table, parser_state, task, requests, began)
+                    return self._download_window(
+                        log, table, parser_state, task, requests, began, publishing
+                    )
                 except (AuthError, BadRequestError, StopRequestedError):
                     raise
                 except ApiError as exc:
@@ -438,6 +469,7 @@ class Pipeline:
         task: Task,
         requests: metrics.RequestTally,
         began: float,
+        publishing: Future[LogCheckpoint] | None,
     ) -> _Downloaded:
         parser = MessageParser.from_state(parser_state) if parser_state else MessageParser()
         counted = self._start_count(log, task)
@@ -445,6 +477,7 @@ class Pipeline:
         result = WindowResult(task.window)
         try:
             for events in self._batches(log, task, result):
+                _raise_if_failed(publishing)
                 parsed = parser.parse(events.column("message"))
                 rows = to_table(events, parsed)
                 result.parse_errors += len(parsed) - parsed.column("_parse_error").null_count
