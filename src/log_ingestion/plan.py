@@ -87,17 +87,23 @@ class WindowFilter:
         return self._keep_one_by_one(page)
 
     def _all_new_and_inside(self, page: EventPage) -> bool:
-        """Every timestamp inside the window and later than every key seen so far, and no
-        sequence number twice: checked on whole columns, without a key per event.
-
-        A page sharing a timestamp with the keys seen so far takes the key-by-key path.
-        """
+        """Every timestamp inside the window, every key above every key seen so far, and
+        no sequence number twice: checked on whole columns, without a key per event."""
         low, high = min(page.timestamps), max(page.timestamps)
         if not (self._window.contains(low) and self._window.contains(high)):
             return False
-        if self._highest is not None and low <= self._highest[0]:
+        if self._highest is not None and not self._all_above_highest(page, low):
             return False
         return len(set(page.sequence_numbers)) == len(page)
+
+    def _all_above_highest(self, page: EventPage, low: int) -> bool:
+        assert self._highest is not None
+        if low != self._highest[0]:
+            return low > self._highest[0]
+        # A page that goes on in the millisecond the last one ended in (busy logs): only
+        # its rows at that millisecond need their keys.
+        at_low = zip(page.timestamps, page.sequence_numbers, page.log_ids, strict=True)
+        return min(key for key in at_low if key[0] == low) > self._highest
 
     def _keep_one_by_one(self, page: EventPage) -> EventPage:
         recent = self._recent_keys()
