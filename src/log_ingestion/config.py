@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
 
     batch_size: int = Field(default=5_000, ge=1, le=1_000_000)
-    # Arrow's own variable: the allocator of Arrow buffers; unset, a run picks jemalloc
+    # Arrow's own variable, also read from .env: the allocator of Arrow buffers (default jemalloc)
     arrow_default_memory_pool: Literal["jemalloc", "mimalloc", "system"] | None = None
     row_group_rows: int = Field(default=128_000, ge=1_000)
     per_page: int = Field(default=500, ge=1, le=500)

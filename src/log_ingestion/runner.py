@@ -42,23 +42,34 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
-def choose_memory_pool(explicit: str | None = None) -> str:
-    """Arrow buffers from jemalloc (else the system allocator), unless `explicit` names one.
+_POOLS = {
+    "jemalloc": pa.jemalloc_memory_pool,
+    "mimalloc": pa.mimalloc_memory_pool,
+    "system": pa.system_memory_pool,
+}
+
+
+def choose_memory_pool(name: str | None = None) -> str:
+    """Arrow buffers from the pool `name` (ARROW_DEFAULT_MEMORY_POOL), else from jemalloc,
+    else from the system allocator where this pyarrow has no jemalloc.
 
     The wheels' default, mimalloc, kept more memory at peak once batches were built in the
     prefetch thread and freed in the window's thread (1M events: 304 MiB, against 278 MiB
-    with this switch and 253 MiB with jemalloc chosen through the variable before start,
-    as Arrow's internal allocations then use it too), and it was not faster. `explicit` is
-    ARROW_DEFAULT_MEMORY_POOL, which Arrow itself has already applied. Returns the pool in
-    use.
+    with this switch) and it was not faster. Arrow reads the variable itself only from the
+    process environment and only for its internal buffers (253 MiB when set before start);
+    a value from `.env` is applied here. Returns the pool in use.
     """
-    if explicit is None:
-        try:
-            pa.set_memory_pool(pa.jemalloc_memory_pool())
-        except NotImplementedError:  # a build without jemalloc
-            pa.set_memory_pool(pa.system_memory_pool())
-    name: str = pa.default_memory_pool().backend_name
-    return name
+    try:
+        pa.set_memory_pool(_POOLS[name or "jemalloc"]())
+    except NotImplementedError:
+        if name is not None:
+            others = ", ".join(pool for pool in _POOLS if pool != name)
+            raise ConfigError(
+                f"ARROW_DEFAULT_MEMORY_POOL: this pyarrow has no {name}; choose {others}"
+            ) from None
+        pa.set_memory_pool(pa.system_memory_pool())
+    backend: str = pa.default_memory_pool().backend_name
+    return backend
 
 
 def build_client(settings: Settings, stop: threading.Event) -> LogSearchClient:
