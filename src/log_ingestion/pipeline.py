@@ -400,9 +400,18 @@ class Pipeline:
                         except BaseException:
                             downloaded.abort()
                             raise
-                    pending = publisher.submit(
-                        downloaded.context.run, self._finish, log, checkpoint, downloaded, summary
-                    )
+                    try:
+                        pending = publisher.submit(
+                            downloaded.context.run,
+                            self._finish,
+                            log,
+                            checkpoint,
+                            downloaded,
+                            summary,
+                        )
+                    except BaseException:  # e.g. the interpreter shutting down
+                        downloaded.abort()
+                        raise
                     if task.closed and task.window.end_ms >= newest:
                         parser_state = downloaded.parser_state
                     if task.closed:
