@@ -80,7 +80,7 @@ def _read_joined(messages: pa.Array, width: int) -> tuple[list[pa.Array], pa.Arr
         return None
     if table.num_rows + len(widths) != len(messages):
         return None
-    columns = [_one_array(table.column(i)) for i in range(width)]
+    columns = [one_array(table.column(i)) for i in range(width)]
     if not widths:
         return columns, pa.nulls(len(messages), STRING)
     kept = pc.invert(_mask(len(messages), widths))
@@ -91,8 +91,8 @@ def _read_joined(messages: pa.Array, width: int) -> tuple[list[pa.Array], pa.Arr
     return _scatter(columns, kept), pa.array(errors, STRING)
 
 
-def _one_array(column: pa.ChunkedArray) -> pa.Array:
-    # the reader returns one chunk per block, and the block holds the whole batch
+def one_array(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array: its only chunk as it is (combining would copy it)."""
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 

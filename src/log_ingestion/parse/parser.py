@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from log_ingestion.logging import get_logger
 from log_ingestion.parse import formats
-from log_ingestion.parse.csvrows import parse_records, split_fields
+from log_ingestion.parse.csvrows import one_array, parse_records, split_fields
 from log_ingestion.parse.detections import JSON_STRING_DETECTORS, STRING, TEXT_DETECTORS
 from log_ingestion.parse.formats import CSV, CSV_HEADER, JSON, KV, TEXT
 from log_ingestion.parse.names import ColumnNames
@@ -268,8 +268,7 @@ class MessageParser:
 def _as_strings(messages: pa.Array | Sequence[str | None]) -> pa.Array:
     """The messages as one Arrow string array, whatever form they came in."""
     if isinstance(messages, pa.ChunkedArray):
-        # one chunk (a batch's column) is used as it is; combining would copy it
-        messages = messages.chunk(0) if messages.num_chunks == 1 else messages.combine_chunks()
+        messages = one_array(messages)
     if isinstance(messages, pa.Array):
         if messages.type == STRING:
             return messages
