@@ -81,37 +81,34 @@ class WindowFilter:
     def keep(self, page: EventPage) -> EventPage:
         if not len(page):
             return page
-        if self._all_new_and_inside(page):
-            self._remember(_Keys(page.timestamps, page.sequence_numbers, page.log_ids))
+        keys = _Keys.of(page)
+        if self._all_new_and_inside(keys):
+            self._remember(keys)
             return page
-        return self._keep_one_by_one(page)
+        return self._keep_one_by_one(page, keys)
 
-    def _all_new_and_inside(self, page: EventPage) -> bool:
+    def _all_new_and_inside(self, keys: _Keys) -> bool:
         """Every timestamp inside the window, every key above every key seen so far, and
         no sequence number twice: checked on whole columns, without a key per event."""
-        low, high = min(page.timestamps), max(page.timestamps)
+        low, high = min(keys.timestamps), max(keys.timestamps)
         if not (self._window.contains(low) and self._window.contains(high)):
             return False
-        if self._highest is not None and not self._all_above_highest(page, low):
+        if self._highest is not None and not self._all_above_highest(keys, low):
             return False
-        return len(set(page.sequence_numbers)) == len(page)
+        return len(set(keys.sequence_numbers)) == len(keys)
 
-    def _all_above_highest(self, page: EventPage, low: int) -> bool:
+    def _all_above_highest(self, keys: _Keys, low: int) -> bool:
         assert self._highest is not None
         if low != self._highest[0]:
             return low > self._highest[0]
         # A page that goes on in the millisecond the last one ended in (busy logs): only
         # its rows at that millisecond need their keys.
-        at_low = zip(page.timestamps, page.sequence_numbers, page.log_ids, strict=True)
-        return min(key for key in at_low if key[0] == low) > self._highest
+        return min(key for key in keys.each() if key[0] == low) > self._highest
 
-    def _keep_one_by_one(self, page: EventPage) -> EventPage:
+    def _keep_one_by_one(self, page: EventPage, keys: _Keys) -> EventPage:
         recent = self._recent_keys()
         kept = EventPage()
-        keys = _Keys([], [], [])
-        for index, key in enumerate(
-            zip(page.timestamps, page.sequence_numbers, page.log_ids, strict=True)
-        ):
+        for index, key in enumerate(keys.each()):
             if not self._window.contains(key[0]):
                 self.outside += 1
                 continue
@@ -119,14 +116,13 @@ class WindowFilter:
                 self.duplicates += 1
                 continue
             recent.add(key)
-            keys.append(key)
             kept.timestamps.append(key[0])
             kept.sequence_numbers.append(key[1])
             kept.log_ids.append(key[2])
             kept.messages.append(page.messages[index])
             kept.labels.append(page.labels[index])
         if len(kept):
-            self._remember(keys)
+            self._remember(_Keys.of(kept))
         return kept
 
     def _recent_keys(self) -> set[Key]:
@@ -160,13 +156,12 @@ class _Keys:
     def __len__(self) -> int:
         return len(self.timestamps)
 
+    @classmethod
+    def of(cls, page: EventPage) -> _Keys:
+        return cls(page.timestamps, page.sequence_numbers, page.log_ids)
+
     def each(self) -> zip[Key]:
         return zip(self.timestamps, self.sequence_numbers, self.log_ids, strict=True)
-
-    def append(self, key: Key) -> None:
-        self.timestamps.append(key[0])
-        self.sequence_numbers.append(key[1])
-        self.log_ids.append(key[2])
 
     def highest(self) -> Key:
         # Only rows from the first one at the latest timestamp on can hold the highest key.
