@@ -12,7 +12,11 @@ Runs alternate bare, pipeline, bare, pipeline; the ratio is of the best of each.
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import httpx
 import orjson
@@ -92,24 +96,74 @@ def bare_loop(url: str, log_id: str, start_ms: int, end_ms: int) -> tuple[int, i
     return events, requests, time.perf_counter() - began
 
 
+@dataclass(slots=True)
+class _Spent:
+    """Seconds spent in one block: CPU of this process, CPU of the emulator, wall time."""
+
+    own: float = 0.0
+    emulator: float = 0.0
+    wall: float = 0.0
+
+
+@dataclass(slots=True)
+class _Cpu:
+    """CPU seconds per event of this process and of the emulator, over one run."""
+
+    events: int = 0
+    seconds: float = 0.0
+    own: float = 0.0
+    emulator: float = 0.0
+
+    def add(self, events: int, spent: _Spent) -> None:
+        self.events += events
+        self.seconds += spent.wall
+        self.own += spent.own
+        self.emulator += spent.emulator
+
+    def micros(self, cpu_seconds: float) -> float:
+        return cpu_seconds * 1e6 / self.events if self.events else 0.0
+
+    @property
+    def cores_busy(self) -> float:
+        return (self.own + self.emulator) / self.seconds if self.seconds else 0.0
+
+
+@contextmanager
+def _measured(emulator: EmulatorProcess) -> Iterator[_Spent]:
+    spent = _Spent()
+    own, child, began = time.process_time(), emulator.cpu_seconds(), time.perf_counter()
+    yield spent
+    spent.own = time.process_time() - own
+    spent.emulator = emulator.cpu_seconds() - child
+    spent.wall = time.perf_counter() - began
+
+
 def run(sizes: Sizes) -> list[Row]:
     events = sizes.pick(500_000, 100_000)
     span_ms = max(HOUR_MS, events * 86_400_000 // 1_000_000)
     bare: list[float] = []
     piped: list[float] = []
+    bare_cpu, pipe_cpu = _Cpu(), _Cpu()
     rows_landed = requests = 0
     with EmulatorProcess(events_per_log=events, span_ms=span_ms) as emulator:
         log = emulator.log(FIREWALL)
         for round_number in range(sizes.pick(2, 1)):
-            got, requests, seconds = bare_loop(
-                emulator.url, log.id, emulator.start_ms, emulator.end_ms
-            )
+            with _measured(emulator) as spent:
+                got, requests, seconds = bare_loop(
+                    emulator.url, log.id, emulator.start_ms, emulator.end_ms
+                )
             bare.append(got / seconds)
-            with scratch_dir("e2e") as scratch, http_client(emulator.url) as client:
+            bare_cpu.add(got, spent)
+            with (
+                scratch_dir("e2e") as scratch,
+                http_client(emulator.url) as client,
+                _measured(emulator) as spent,
+            ):
                 result = run_pipeline(
                     client, [log], emulator.start_ms, emulator.end_ms, out_dir=scratch
                 )
             piped.append(result.events_per_second)
+            pipe_cpu.add(result.summary.rows, spent)
             rows_landed = result.summary.rows
             if rows_landed != got:
                 raise RuntimeError(f"round {round_number}: landed {rows_landed}, served {got}")
@@ -127,5 +181,42 @@ def run(sizes: Sizes) -> list[Row]:
         at_least(
             Row("end_to_end", "pipeline / bare loop", round(best_pipe / best_bare, 3), "x"),
             TARGET_RATIO,
+        ),
+        *_cpu_rows(bare_cpu, pipe_cpu, best_bare),
+    ]
+
+
+def _cpu_rows(bare: _Cpu, pipe: _Cpu, best_bare: float) -> list[Row]:
+    """Where the CPU goes, and the ratio the machine's cores would allow at that cost.
+
+    Both processes share the machine's cores, so the pipeline cannot run faster than
+    cores / (its CPU per event + the emulator's CPU per event), however well it overlaps.
+    """
+    cores = os.cpu_count() or 1
+    per_event = pipe.micros(pipe.own) + pipe.micros(pipe.emulator)
+    ceiling = cores * 1e6 / per_event if per_event else 0.0
+    return [
+        Row("end_to_end", "bare loop: client CPU", round(bare.micros(bare.own), 2), "us/event"),
+        Row(
+            "end_to_end",
+            "bare loop: emulator CPU",
+            round(bare.micros(bare.emulator), 2),
+            "us/event",
+            note=f"{bare.cores_busy:.2f} of {cores} cores busy",
+        ),
+        Row("end_to_end", "pipeline: own CPU", round(pipe.micros(pipe.own), 2), "us/event"),
+        Row(
+            "end_to_end",
+            "pipeline: emulator CPU",
+            round(pipe.micros(pipe.emulator), 2),
+            "us/event",
+            note=f"{pipe.cores_busy:.2f} of {cores} cores busy",
+        ),
+        Row(
+            "end_to_end",
+            "ratio if every core were busy",
+            round(ceiling / best_bare, 3) if best_bare else 0.0,
+            "x",
+            note=f"{cores} cores / {per_event:.2f} us of CPU per event = {ceiling:,.0f} events/s",
         ),
     ]
