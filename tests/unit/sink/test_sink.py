@@ -720,9 +720,7 @@ def test_prefix_encoded_messages_read_back_exactly_in_pyarrow_and_duckdb(
     rows = rows.set_column(rows.schema.get_field_index("message"), "message", pa.array(texts))
     publish(sink, WINDOW, rows)
     assert messages(tmp_path) == sorted(texts)
-    assert sorted(row[0] for row in duckdb_rows(tmp_path, "SELECT message FROM t")) == sorted(
-        texts
-    )
+    assert sorted(row[0] for row in duckdb_rows(tmp_path, "SELECT message FROM t")) == sorted(texts)
 
 
 def test_zstd_defaults_to_level_3_and_takes_a_level(tmp_path: Path):
