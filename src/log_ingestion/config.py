@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
-    batch_size: int = Field(default=5_000, ge=1, le=1_000_000)
+    batch_size: int = Field(default=20_000, ge=1, le=1_000_000)
     # Arrow's own variable, also read from .env: the allocator of Arrow buffers (default jemalloc)
     arrow_default_memory_pool: Literal["jemalloc", "mimalloc", "system"] | None = None
     row_group_rows: int = Field(default=128_000, ge=1_000)

@@ -45,7 +45,7 @@ TIMESTAMP = pa.timestamp("ms", tz="UTC")
 @dataclass(frozen=True, slots=True)
 class PipelineOptions:
     query: str = ""
-    batch_size: int = 5_000
+    batch_size: int = 20_000
     window_ms: int = 3_600_000
     lag_ms: int = 300_000
     concurrency: int = 4
