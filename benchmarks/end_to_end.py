@@ -195,23 +195,20 @@ def _cpu_rows(bare: _Cpu, pipe: _Cpu, best_bare: float) -> list[Row]:
     cores = os.cpu_count() or 1
     per_event = pipe.micros(pipe.own) + pipe.micros(pipe.emulator)
     ceiling = cores * 1e6 / per_event if per_event else 0.0
+    rows = []
+    for label, cpu, own in (("bare loop", bare, "client"), ("pipeline", pipe, "own")):
+        rows += [
+            Row("end_to_end", f"{label}: {own} CPU", round(cpu.micros(cpu.own), 2), "us/event"),
+            Row(
+                "end_to_end",
+                f"{label}: emulator CPU",
+                round(cpu.micros(cpu.emulator), 2),
+                "us/event",
+                note=f"{cpu.cores_busy:.2f} of {cores} cores busy",
+            ),
+        ]
     return [
-        Row("end_to_end", "bare loop: client CPU", round(bare.micros(bare.own), 2), "us/event"),
-        Row(
-            "end_to_end",
-            "bare loop: emulator CPU",
-            round(bare.micros(bare.emulator), 2),
-            "us/event",
-            note=f"{bare.cores_busy:.2f} of {cores} cores busy",
-        ),
-        Row("end_to_end", "pipeline: own CPU", round(pipe.micros(pipe.own), 2), "us/event"),
-        Row(
-            "end_to_end",
-            "pipeline: emulator CPU",
-            round(pipe.micros(pipe.emulator), 2),
-            "us/event",
-            note=f"{pipe.cores_busy:.2f} of {cores} cores busy",
-        ),
+        *rows,
         Row(
             "end_to_end",
             "ratio if every core were busy",
