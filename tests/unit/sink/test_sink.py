@@ -708,19 +708,6 @@ def test_growing_columns_are_delta_encoded_and_message_is_not_a_dictionary(
     }
     assert "DELTA_BINARY_PACKED" in encodings["timestamp"]
     assert "RLE_DICTIONARY" not in encodings["message"]
-    assert "DELTA_BYTE_ARRAY" in encodings["message"]
-
-
-def test_prefix_encoded_messages_read_back_exactly_in_pyarrow_and_duckdb(
-    tmp_path: Path, sink: ParquetSink
-):
-    """Messages sharing openings, empty ones and non-ASCII ones survive the prefix encoding."""
-    rows = batch(spread(WINDOW, 6))
-    texts = ["2026-01-01 host a", "2026-01-01 host ab", "", "2026-01-01 hôst ✓", "x", "x"]
-    rows = rows.set_column(rows.schema.get_field_index("message"), "message", pa.array(texts))
-    publish(sink, WINDOW, rows)
-    assert messages(tmp_path) == sorted(texts)
-    assert sorted(row[0] for row in duckdb_rows(tmp_path, "SELECT message FROM t")) == sorted(texts)
 
 
 def test_zstd_defaults_to_level_3_and_takes_a_level(tmp_path: Path):
