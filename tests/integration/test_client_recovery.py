@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 from tests.integration.conftest import SAMPLE_LOGS, HarnessFactory
 
 from log_ingestion.emulator import Faults
-from log_ingestion.errors import RetryableError
+from log_ingestion.errors import RetryableError, StopRequestedError
 from log_ingestion.models import Window
+from log_ingestion.runner import build_client
 from log_ingestion.state import CheckpointStore
 
 LOG = "app-kv"
@@ -58,6 +60,22 @@ def test_the_client_gives_up_after_retry_attempts(make_harness: HarnessFactory) 
         harness.fetch(LOG, per_page=40, retry_attempts=2)
 
     assert str(raised.value) == "the API answered 503 to a next request"
+
+
+def test_a_stop_during_a_retry_backoff_ends_the_retries(make_harness: HarnessFactory) -> None:
+    """Stopped while backing off after a 503, the client makes no further attempt: a run
+    stopped while listing its logs from a failing API ends after one backoff, not after
+    every attempt of RETRY_ATTEMPTS."""
+    harness = make_harness()
+    harness.emulator.faults.fail_next("management", 10, 503)
+    stop = threading.Event()
+    settings = harness.settings(retry_attempts=5, retry_wait_initial=1.0, retry_wait_max=1.0)
+    threading.Timer(0.2, stop.set).start()  # during the first backoff (1 to 2 s)
+
+    with build_client(settings, stop) as client, pytest.raises(StopRequestedError):
+        client.list_logs()
+
+    assert harness.emulator.faults.pending("management") == 9  # one attempt made
 
 
 @pytest.mark.parametrize(("kind", "fault"), [("next", "drop"), ("poll", 503), ("start", "html")])

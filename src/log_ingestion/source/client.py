@@ -374,6 +374,8 @@ class LogSearchClient:
             wait_jitter=self._options.retry_wait_initial,
         ):
             with attempt:
+                if attempt.num > 1:
+                    self._wait(0)  # a stop asked for during the backoff ends the retries here
                 return self._send_once(method, url, kind=kind, params=params)
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
