@@ -7,16 +7,11 @@ the readers a user may bring; an encoding one of them cannot read must not reach
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import fastparquet
 import polars as pl
 import pyarrow.parquet as pq
 from tests.integration.conftest import Harness
-
-
-def published_files(root: Path) -> list[Path]:
-    return sorted(path for path in root.rglob("*.parquet") if "_staging" not in path.parts)
+from tests.slow.harness import published_files
 
 
 def test_fastparquet_and_polars_read_every_landed_file_exactly(harness: Harness) -> None:
