@@ -146,6 +146,13 @@ def _settle(pending: Future[LogCheckpoint], error: BaseException) -> None:
         raise failure from error
 
 
+def _hands_on_parser_state(task: Task, committed_end_ms: int) -> bool:
+    """Whether committing `task` makes its parser state the log's: a closed window at or
+    past the newest committed one. A rescan of an older window must not roll the header
+    and column types back."""
+    return task.closed and task.window.end_ms >= committed_end_ms
+
+
 def _raise_if_failed(publishing: Future[LogCheckpoint] | None) -> None:
     """Stop a download as soon as the window before it failed to publish: its requests
     and temp files would be thrown away."""
@@ -381,9 +388,9 @@ class Pipeline:
         so a crash loses nothing: a window downloaded but not published is not committed.
         """
         # The parser state the next window starts from: what its checkpoint will hold once
-        # the windows before it are committed (the rule `_finish` applies).
+        # the windows before it are committed.
         parser_state = checkpoint.parser_state
-        newest = max((end for _, end in checkpoint.committed), default=0)
+        newest = checkpoint.committed_end_ms
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish") as publisher:
             pending: Future[LogCheckpoint] | None = None
             try:
@@ -412,7 +419,7 @@ class Pipeline:
                     except BaseException:  # e.g. the interpreter shutting down
                         downloaded.abort()
                         raise
-                    if task.closed and task.window.end_ms >= newest:
+                    if _hands_on_parser_state(task, newest):
                         parser_state = downloaded.parser_state
                     if task.closed:
                         newest = max(newest, task.window.end_ms)
@@ -529,10 +536,9 @@ class Pipeline:
             result.api_count = self._await_count(downloaded.counted)
         self._account(log, result, summary)
         if task.closed:
-            newest = max((end for _, end in checkpoint.committed), default=0)
+            hands_on = _hands_on_parser_state(task, checkpoint.committed_end_ms)
             checkpoint = checkpoint.with_committed(task.window)
-            if task.window.end_ms >= newest:
-                # a rescan of an older window must not roll the header/types back
+            if hands_on:
                 checkpoint = checkpoint.with_parser_state(downloaded.parser_state)
             if result.api_count is not None:
                 checkpoint = checkpoint.with_verification(

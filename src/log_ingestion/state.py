@@ -76,6 +76,11 @@ class LogCheckpoint:
     verification: dict[str, Any] = field(default_factory=_empty_verification)
     updated_at: str = ""
 
+    @property
+    def committed_end_ms(self) -> int:
+        """The end of the newest committed window; 0 when none is."""
+        return max((end for _, end in self.committed), default=0)
+
     def is_committed(self, window: Window) -> bool:
         """True when the whole window lies inside one committed interval."""
         return any(
