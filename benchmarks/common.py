@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
+import psutil
 import pyarrow as pa
 from pydantic import SecretStr
 
@@ -310,14 +311,6 @@ def http_client(
     )
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of process `pid`, all threads, from `/proc/<pid>/stat`."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 # -- an emulator in its own process ---------------------------------------------------------
 
 
@@ -364,8 +357,9 @@ class EmulatorProcess:
         return self._ask("stats")
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time the emulator has used so far (Linux `/proc`)."""
-        return process_cpu_seconds(self.pid)
+        """User plus system CPU time the emulator has used so far, all its threads."""
+        times = psutil.Process(self.pid).cpu_times()
+        return float(times.user + times.system)
 
     def reset(self) -> None:
         self._ask("reset")

@@ -97,28 +97,22 @@ def bare_loop(url: str, log_id: str, start_ms: int, end_ms: int) -> tuple[int, i
 
 
 @dataclass(slots=True)
-class _Spent:
-    """Seconds spent in one block: CPU of this process, CPU of the emulator, wall time."""
-
-    own: float = 0.0
-    emulator: float = 0.0
-    wall: float = 0.0
-
-
-@dataclass(slots=True)
 class _Cpu:
-    """CPU seconds per event of this process and of the emulator, over one run."""
+    """CPU seconds of this process and of the emulator, and wall seconds, over some runs."""
 
     events: int = 0
     seconds: float = 0.0
     own: float = 0.0
     emulator: float = 0.0
 
-    def add(self, events: int, spent: _Spent) -> None:
-        self.events += events
-        self.seconds += spent.wall
-        self.own += spent.own
-        self.emulator += spent.emulator
+    @contextmanager
+    def measuring(self, emulator: EmulatorProcess) -> Iterator[None]:
+        """Add the seconds spent inside the block; the caller adds the events."""
+        own, child, began = time.process_time(), emulator.cpu_seconds(), time.perf_counter()
+        yield
+        self.own += time.process_time() - own
+        self.emulator += emulator.cpu_seconds() - child
+        self.seconds += time.perf_counter() - began
 
     def micros(self, cpu_seconds: float) -> float:
         return cpu_seconds * 1e6 / self.events if self.events else 0.0
@@ -126,16 +120,6 @@ class _Cpu:
     @property
     def cores_busy(self) -> float:
         return (self.own + self.emulator) / self.seconds if self.seconds else 0.0
-
-
-@contextmanager
-def _measured(emulator: EmulatorProcess) -> Iterator[_Spent]:
-    spent = _Spent()
-    own, child, began = time.process_time(), emulator.cpu_seconds(), time.perf_counter()
-    yield spent
-    spent.own = time.process_time() - own
-    spent.emulator = emulator.cpu_seconds() - child
-    spent.wall = time.perf_counter() - began
 
 
 def run(sizes: Sizes) -> list[Row]:
@@ -148,22 +132,22 @@ def run(sizes: Sizes) -> list[Row]:
     with EmulatorProcess(events_per_log=events, span_ms=span_ms) as emulator:
         log = emulator.log(FIREWALL)
         for round_number in range(sizes.pick(2, 1)):
-            with _measured(emulator) as spent:
+            with bare_cpu.measuring(emulator):
                 got, requests, seconds = bare_loop(
                     emulator.url, log.id, emulator.start_ms, emulator.end_ms
                 )
             bare.append(got / seconds)
-            bare_cpu.add(got, spent)
+            bare_cpu.events += got
             with (
                 scratch_dir("e2e") as scratch,
                 http_client(emulator.url) as client,
-                _measured(emulator) as spent,
+                pipe_cpu.measuring(emulator),
             ):
                 result = run_pipeline(
                     client, [log], emulator.start_ms, emulator.end_ms, out_dir=scratch
                 )
             piped.append(result.events_per_second)
-            pipe_cpu.add(result.summary.rows, spent)
+            pipe_cpu.events += result.summary.rows
             rows_landed = result.summary.rows
             if rows_landed != got:
                 raise RuntimeError(f"round {round_number}: landed {rows_landed}, served {got}")
