@@ -141,11 +141,14 @@ def scratch_dir(prefix: str) -> Iterator[str]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def tree_bytes(root: str, suffix: str = ".parquet") -> int:
-    total = 0
+def parquet_files(root: str) -> Iterator[str]:
+    """Every `.parquet` file under `root`, staged or published."""
     for folder, _, files in os.walk(root):
-        total += sum(os.path.getsize(os.path.join(folder, f)) for f in files if f.endswith(suffix))
-    return total
+        yield from (os.path.join(folder, name) for name in files if name.endswith(".parquet"))
+
+
+def tree_bytes(root: str) -> int:
+    return sum(os.path.getsize(path) for path in parquet_files(root))
 
 
 # -- recorded API responses ---------------------------------------------------------------

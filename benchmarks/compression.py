@@ -12,12 +12,18 @@ smaller than that column.
 
 from __future__ import annotations
 
-import os
-
 import pyarrow.parquet as pq
 
 from benchmarks import offline
-from benchmarks.common import RecordedClient, Row, Sizes, at_least, run_pipeline, scratch_dir
+from benchmarks.common import (
+    RecordedClient,
+    Row,
+    Sizes,
+    at_least,
+    parquet_files,
+    run_pipeline,
+    scratch_dir,
+)
 
 TARGETS = {"zstd": 80.0, "snappy": 70.0}
 
@@ -78,17 +84,15 @@ def run(sizes: Sizes) -> list[Row]:
 
 
 def column_bytes(root: str, name: str) -> int:
-    """Compressed bytes of column `name` in every Parquet file under `root`."""
+    """Compressed bytes of the top-level column `name` in every Parquet file under `root`."""
     total = 0
-    for folder, _, files in os.walk(root):
-        for file in files:
-            if not file.endswith(".parquet"):
-                continue
-            metadata = pq.ParquetFile(os.path.join(folder, file)).metadata
-            for group in range(metadata.num_row_groups):
-                row_group = metadata.row_group(group)
-                for column in range(row_group.num_columns):
-                    chunk = row_group.column(column)
-                    if chunk.path_in_schema == name:
-                        total += chunk.total_compressed_size
+    for path in parquet_files(root):
+        metadata = pq.read_metadata(path)
+        for group in range(metadata.num_row_groups):
+            chunks = metadata.row_group(group)
+            total += sum(
+                chunks.column(index).total_compressed_size
+                for index in range(chunks.num_columns)
+                if chunks.column(index).path_in_schema == name
+            )
     return total
