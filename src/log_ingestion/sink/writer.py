@@ -150,7 +150,7 @@ class ParquetSink:
         Call it at start, before any writer is open: temps of a writer still running would
         be taken for stale.
         """
-        self._ensure_root()
+        self.ensure_root()
         outcome, stale = Outcome(), 0
         for info in self.storage.listing(self.root):
             if info.type != pafs.FileType.Directory or info.base_name.startswith(("_", ".")):
@@ -179,9 +179,6 @@ class ParquetSink:
 
     def ensure_root(self) -> None:
         """Make the root folder, or refuse a file standing in its place."""
-        self._ensure_root()
-
-    def _ensure_root(self) -> None:
         kind = self.storage.kind(self.root)
         if kind == pafs.FileType.NotFound:
             self.storage.make_dirs(self.root)
