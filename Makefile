@@ -20,6 +20,7 @@ demo: $(STAMP)
 test: lint typecheck security unit
 
 lint: $(STAMP)
+	$(BIN)/python scripts/shape.py
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 

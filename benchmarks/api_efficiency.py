@@ -50,7 +50,7 @@ def run(sizes: Sizes) -> list[Row]:
                 round(stats["requests_per_million_events"], 1),
                 "requests",
                 note=(
-                    f"{result.summary.rows:,} events, {result.summary.logs[0].windows} windows"
+                    f"{result.summary.counts.rows:,} events, {result.summary.logs[0].windows} windows"
                     f" of 1 h; {kinds}"
                 ),
             )

@@ -26,14 +26,15 @@ from pydantic import SecretStr
 
 from log_ingestion.emulator import DEFAULT_API_KEY, Dataset
 from log_ingestion.emulator.queries import QuerySpec, Rendering, events_page
+from log_ingestion.ingest import log_plan
 from log_ingestion.models import EventPage, LogInfo, Window
 from log_ingestion.pipeline import Pipeline, PipelineOptions, RunSummary
-from log_ingestion.plan import grid_windows
-from log_ingestion.runner import choose_memory_pool, tune_garbage_collector
+from log_ingestion.process import choose_memory_pool, tune_garbage_collector
+from log_ingestion.schedule import Request, grid_windows
 from log_ingestion.sink import ParquetSink
 from log_ingestion.source import ClientOptions, LogSearchClient, RateLimiter
 from log_ingestion.source.pages import Body, decode_query_body, events_of, find_link
-from log_ingestion.state import CheckpointStore
+from log_ingestion.state import JsonCheckpointStore
 
 FIREWALL = "firewall-traffic"
 HOUR_MS = 3_600_000
@@ -257,7 +258,7 @@ class PipelineRun:
 
     @property
     def events_per_second(self) -> float:
-        return self.summary.rows / self.seconds if self.seconds else 0.0
+        return self.summary.counts.rows / self.seconds if self.seconds else 0.0
 
 
 def run_pipeline(
@@ -273,26 +274,26 @@ def run_pipeline(
     concurrency: int = 4,
 ) -> PipelineRun:
     """One `Pipeline.run` as `log-ingestion run` wires it, timed."""
-    sink = ParquetSink(os.path.join(out_dir, "data"), compression=compression)
-    store = CheckpointStore(os.path.join(out_dir, "state"))
-    options = PipelineOptions(
-        window_ms=window_ms, verify_counts=verify_counts, concurrency=concurrency
-    )
-    pipeline = Pipeline(client, sink, store, options)
+    store = JsonCheckpointStore(os.path.join(out_dir, "state"))
+    sink = ParquetSink(os.path.join(out_dir, "data"), store=store, compression=compression)
+    options = PipelineOptions(verify_counts=verify_counts, concurrency=concurrency)
+    pipeline = Pipeline(client, sink, options)
+    request = Request(end_ms=end_ms, start_ms=start_ms)
+    now = int(time.time() * 1000)
+    plans = [log_plan(store, log, request, now=now, window_ms=window_ms) for log in logs]
     thresholds = gc.get_threshold()
     tune_garbage_collector()  # as `log-ingestion run` does; undone so baselines run untuned
     pool = pa.default_memory_pool()
     choose_memory_pool()
     try:
         began = time.perf_counter()
-        summary = pipeline.run(list(logs), start_ms, end_ms)
+        summary = pipeline.run(plans)
         seconds = time.perf_counter() - began
     finally:
-        pipeline.close()
         gc.unfreeze()
         gc.set_threshold(*thresholds)
         pa.set_memory_pool(pool)
-    failed = [f"{log.log.name}: {log.error}" for log in summary.failed]
+    failed = [f"{log.log.name}: {log.message}" for log in summary.failed]
     if failed:
         raise RuntimeError("the pipeline failed: " + "; ".join(failed))
     return PipelineRun(summary, seconds)
@@ -305,7 +306,7 @@ def http_client(
     poll_interval: float = 0.0,
     concurrency: int = 4,
 ) -> LogSearchClient:
-    """The real client, as `runner.build_client` makes it, pointed at an emulator."""
+    """The real client, as `wiring.build_client` makes it, pointed at an emulator."""
     options = ClientOptions(
         per_page=PER_PAGE, poll_interval=poll_interval, max_connections=concurrency * 2 + 2
     )

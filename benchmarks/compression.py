@@ -43,12 +43,12 @@ def run(sizes: Sizes) -> list[Row]:
             )
             message_column = column_bytes(scratch, "message")
         summary = result.summary
-        message_bytes = sum(log.message_bytes for log in summary.logs)
-        saved_csv = (1 - summary.bytes / message_bytes) * 100
-        saved_json = (1 - summary.bytes / rec.json_bytes) * 100
+        message_bytes = summary.counts.message_bytes
+        saved_csv = (1 - summary.counts.bytes / message_bytes) * 100
+        saved_json = (1 - summary.counts.bytes / rec.json_bytes) * 100
         note = (
-            f"{summary.bytes:,} B of Parquet for {message_bytes:,} B of messages, "
-            f"{summary.rows:,} events"
+            f"{summary.counts.bytes:,} B of Parquet for {message_bytes:,} B of messages, "
+            f"{summary.counts.rows:,} events"
         )
         rows.append(
             at_least(

@@ -34,7 +34,7 @@ from benchmarks.common import (
     scratch_dir,
 )
 from log_ingestion.emulator import DEFAULT_API_KEY
-from log_ingestion.plan import grid_windows
+from log_ingestion.schedule import grid_windows
 from log_ingestion.source.client import ALL_EVENTS
 from log_ingestion.source.pages import find_link, is_running
 
@@ -147,8 +147,8 @@ def run(sizes: Sizes) -> list[Row]:
                     client, [log], emulator.start_ms, emulator.end_ms, out_dir=scratch
                 )
             piped.append(result.events_per_second)
-            pipe_cpu.events += result.summary.rows
-            rows_landed = result.summary.rows
+            pipe_cpu.events += result.summary.counts.rows
+            rows_landed = result.summary.counts.rows
             if rows_landed != got:
                 raise RuntimeError(f"round {round_number}: landed {rows_landed}, served {got}")
     best_bare, best_pipe = max(bare), max(piped)

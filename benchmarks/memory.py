@@ -53,7 +53,7 @@ def _child(url: str, log_id: str, start_ms: int, end_ms: int) -> None:
             client, [LogInfo(log_id, FIREWALL)], start_ms, end_ms, out_dir=scratch
         )
     report = {
-        "rows": result.summary.rows,
+        "rows": result.summary.counts.rows,
         "seconds": result.seconds,
         "peak_kib": peak_kib(),
         "after_imports_kib": baseline_kib,

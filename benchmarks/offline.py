@@ -40,8 +40,9 @@ from benchmarks.common import (
     tree_bytes,
 )
 from log_ingestion.parse import MessageParser
-from log_ingestion.pipeline import PipelineOptions, _Batcher, event_columns, to_table
-from log_ingestion.plan import WindowFilter
+from log_ingestion.pipeline import PipelineOptions
+from log_ingestion.pipeline.dedup import WindowFilter
+from log_ingestion.pipeline.window import Batcher, event_columns, to_table
 from log_ingestion.source.pages import events_of
 
 TARGET_EVENTS_PER_SECOND = 500_000
@@ -140,7 +141,7 @@ def stages(rec: Recording, limit: int) -> dict[str, float]:
     parser = MessageParser()
     events = 0
     for window in sorted(rec.first):
-        window_filter, batcher = WindowFilter(window), _Batcher(BATCH)
+        window_filter, batcher = WindowFilter(window), Batcher(BATCH)
         batches = []
         for raw in rec.bodies(window):
             began = time.perf_counter()
@@ -189,7 +190,7 @@ def run(sizes: Sizes) -> list[Row]:
     best = min(runs, key=lambda run: run.seconds)
     rate = best.events_per_second
     base_rate = base_rows / base_seconds
-    note = f"{best.summary.rows:,} events, {len(rec.first)} windows of 1 h"
+    note = f"{best.summary.counts.rows:,} events, {len(rec.first)} windows of 1 h"
     rows = [
         at_least(
             Row(
@@ -197,7 +198,7 @@ def run(sizes: Sizes) -> list[Row]:
                 "pipeline events/s",
                 round(rate),
                 "events/s",
-                note=f"{note}; best of {len(runs)}; {best.summary.bytes:,} B snappy",
+                note=f"{note}; best of {len(runs)}; {best.summary.counts.bytes:,} B snappy",
             ),
             TARGET_EVENTS_PER_SECOND,
         ),

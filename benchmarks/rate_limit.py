@@ -52,7 +52,7 @@ def _backfill(events: int, client_per_minute: float) -> dict[str, float]:
             "seconds": seconds,
             "answered": answered,
             "rate_limited": stats.rate_limited,
-            "rows": result.summary.rows,
+            "rows": result.summary.counts.rows,
             "expected": expected,
             "minimum": answered * WINDOW_SECONDS / LIMIT,
             "burst_minimum": (math.ceil(answered / LIMIT) - 1) * WINDOW_SECONDS,

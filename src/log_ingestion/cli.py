@@ -1,4 +1,4 @@
-"""The command line: settings -> pieces -> run; errors -> exit codes.
+"""The command line: commands only. Settings -> wiring -> run; error types -> exit codes.
 
 Exit codes: 0 success (also after a graceful stop), 1 runtime failure, 2 configuration
 or usage, 3 authentication or permission, 4 storage, 130 stopped by a second signal.
@@ -6,38 +6,37 @@ or usage, 3 authentication or permission, 4 storage, 130 stopped by a second sig
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
-import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from log_ingestion import __version__, metrics
+from log_ingestion import __version__, metrics, process
 from log_ingestion import demo as sample
 from log_ingestion.config import Settings, load_settings
 from log_ingestion.emulator.command import emulator as emulator_command
-from log_ingestion.errors import ConfigError, LogIngestionError, StopRequestedError
-from log_ingestion.logging import configure_logging, get_logger, start_trace
+from log_ingestion.errors import (
+    AuthError,
+    ConfigError,
+    LogIngestionError,
+    QueryRejectedError,
+    StopRequestedError,
+    StorageError,
+)
+from log_ingestion.ingest import execute, resolve_logs
+from log_ingestion.logging import configure_logging, start_trace
 from log_ingestion.pipeline import RunSummary
 from log_ingestion.progress import TerminalProgress
-from log_ingestion.runner import (
-    build_client,
-    choose_memory_pool,
-    follow,
-    graceful_signals,
-    pieces,
-    resolve_logs,
-    tune_garbage_collector,
-)
-from log_ingestion.state import CheckpointStore
-from log_ingestion.timeparse import format_ms, parse_time
+from log_ingestion.report import print_state, print_summary
+from log_ingestion.state import JsonCheckpointStore
+from log_ingestion.timeparse import format_ms, now_ms, parse_time
+from log_ingestion.wiring import build_client, build_request
 
 app = typer.Typer(
     name="log-ingestion",
@@ -57,6 +56,15 @@ PIPED_WIDTH = 240
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 T = TypeVar("T")
 
+# The first match decides; anything else of ours is a runtime failure (1).
+EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
+    (StopRequestedError, 0),
+    (ConfigError, 2),
+    (QueryRejectedError, 2),
+    (AuthError, 3),
+    (StorageError, 4),
+)
+
 KEY_ON_COMMAND_LINE = (
     "--api-key: the API key is never taken on the command line (it would be visible in the "
     "process list and shell history); set RAPID7_API_KEY or RAPID7_API_KEY_FILE instead"
@@ -67,11 +75,16 @@ ApiKeyOption = Annotated[
 ]
 
 
+def exit_code(error: Exception) -> int:
+    """The exit code an error means."""
+    return next((code for kind, code in EXIT_CODES if isinstance(error, kind)), 1)
+
+
 def _fail(exc: LogIngestionError) -> typer.Exit:
     lines = str(exc).splitlines() or [type(exc).__name__]
     for line in lines:
         typer.echo(f"error: {line}", err=True)
-    return typer.Exit(exc.exit_code)
+    return typer.Exit(exit_code(exc))
 
 
 def guarded(action: Callable[[], T]) -> T:
@@ -115,37 +128,45 @@ def _root(
 # -- run ---------------------------------------------------------------------------
 
 
+FromOption = Annotated[
+    str | None,
+    typer.Option(
+        "--from", help="Start: ISO 8601, epoch ms, or a duration ago (24h, 7d). Default: resume."
+    ),
+]
+ToOption = Annotated[str, typer.Option("--to", help="End (exclusive): same forms, or `now`.")]
+LogsOption = Annotated[
+    str | None,
+    typer.Option("--logs", help="Comma-separated log ids or names (default RAPID7_LOG_IDS)."),
+]
+FollowOption = Annotated[
+    bool, typer.Option("--follow", help="Keep ingesting windows as they close, until stopped.")
+]
+RescanOption = Annotated[
+    bool, typer.Option("--rescan", help="Ingest committed windows again (replaces them).")
+]
+MetricsPortOption = Annotated[
+    int | None, typer.Option(help="Serve Prometheus /metrics on this port while running.")
+]
+MetricsHostOption = Annotated[
+    str, typer.Option(help="Address for --metrics-port (0.0.0.0 to let a remote Prometheus in).")
+]
+MetricsFileOption = Annotated[
+    Path | None,
+    typer.Option(help="Write metrics to this textfile when the run ends (also on failure)."),
+]
+
+
 @app.command()
 def run(
-    from_: Annotated[
-        str | None,
-        typer.Option(
-            "--from",
-            help="Start: ISO 8601, epoch ms, or a duration ago (24h, 7d). Default: resume.",
-        ),
-    ] = None,
-    to: Annotated[str, typer.Option("--to", help="End (exclusive): same forms, or `now`.")] = "now",
-    logs: Annotated[
-        str | None,
-        typer.Option("--logs", help="Comma-separated log ids or names (default RAPID7_LOG_IDS)."),
-    ] = None,
-    follow_mode: Annotated[
-        bool, typer.Option("--follow", help="Keep ingesting windows as they close, until stopped.")
-    ] = False,
-    rescan: Annotated[
-        bool, typer.Option("--rescan", help="Ingest committed windows again (replaces them).")
-    ] = False,
-    metrics_port: Annotated[
-        int | None, typer.Option(help="Serve Prometheus /metrics on this port while running.")
-    ] = None,
-    metrics_host: Annotated[
-        str,
-        typer.Option(help="Address for --metrics-port (0.0.0.0 to let a remote Prometheus in)."),
-    ] = "127.0.0.1",
-    metrics_file: Annotated[
-        Path | None,
-        typer.Option(help="Write metrics to this textfile when the run ends (also on failure)."),
-    ] = None,
+    from_: FromOption = None,
+    to: ToOption = "now",
+    logs: LogsOption = None,
+    follow_mode: FollowOption = False,
+    rescan: RescanOption = False,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = "127.0.0.1",
+    metrics_file: MetricsFileOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:
     """Ingest a time range (or resume from the checkpoints) into Parquet."""
@@ -156,7 +177,8 @@ def run(
             settings.rapid7_log_ids = [part.strip() for part in logs.split(",") if part.strip()]
         server = metrics.serve(metrics_port, metrics_host) if metrics_port is not None else None
         try:
-            return _ingest(settings, from_, to, follow_mode=follow_mode, rescan=rescan)
+            request = build_request(settings, from_, to, rescan=rescan)
+            return execute(settings, request, follow_mode=follow_mode, progress=_progress(settings))
         finally:
             if server is not None:
                 server.close()
@@ -166,119 +188,33 @@ def run(
     finally:
         if metrics_file is not None:
             guarded(lambda: metrics.write_textfile(metrics_file))
-    _print_summary(summary)
+    print_summary(out, summary)
     _exit_if_failed(summary)
+
+
+def _progress(settings: Settings) -> TerminalProgress | None:
+    """Bars for a person at a terminal; none for a service or JSON lines."""
+    if sys.stderr.isatty() and settings.log_format != "json":
+        return TerminalProgress()
+    return None
 
 
 def _exit_if_failed(summary: RunSummary) -> None:
     """One `error:` line per distinct problem, naming its logs; exit with the gravest code.
 
     A failing log does not stop the others, so its error lives in the summary, not in an
-    exception: without this, a bad key (403) or a bad query (400) on every log exited 1
-    with nothing on stderr but log lines.
+    exception: without this, a bad key (403) or a bad query (400) on every log would exit
+    1 with nothing on stderr but log lines.
     """
     if not summary.failed:
         return
     by_message: dict[str, list[str]] = {}
     for log in summary.failed:
-        by_message.setdefault(log.error or "failed", []).append(log.log.name)
+        by_message.setdefault(log.message or "failed", []).append(log.log.name)
     for message, names in by_message.items():
         typer.echo(f"error: {', '.join(names)}: {message}", err=True)
-    raise typer.Exit(max(log.exit_code for log in summary.failed) or 1)
-
-
-def _ingest(
-    settings: Settings, from_: str | None, to: str, *, follow_mode: bool, rescan: bool
-) -> RunSummary:
-    """Run, then say how it went: one `run.done` (or `run.failed`) line and the run metrics."""
-    tune_garbage_collector()
-    choose_memory_pool(settings.arrow_default_memory_pool)
-    began = time.monotonic()
-    with metrics.counting_requests() as requests:
-        try:
-            summary = _ingest_range(settings, from_, to, follow_mode=follow_mode, rescan=rescan)
-        except LogIngestionError as exc:
-            outcome = "interrupted" if isinstance(exc, StopRequestedError) else "failed"
-            metrics.run_finished(outcome)
-            get_logger().error(
-                "run.failed",
-                outcome=outcome,
-                error=str(exc),
-                error_type=type(exc).__name__,
-                seconds=round(time.monotonic() - began, 3),
-                **requests.fields(),
-            )
-            raise
-    outcome = "failed" if summary.failed else ("interrupted" if summary.interrupted else "ok")
-    metrics.run_finished(outcome)
-    get_logger().log(
-        logging.WARNING if summary.failed else logging.INFO,
-        "run.done",
-        outcome=outcome,
-        logs=len(summary.logs),
-        failed_logs=len(summary.failed),
-        windows=sum(log.committed for log in summary.logs),
-        events=summary.rows,
-        files=summary.files,
-        bytes=summary.bytes,
-        parse_errors=sum(log.parse_errors for log in summary.logs),
-        count_mismatches=sum(log.mismatches for log in summary.logs),
-        seconds=round(time.monotonic() - began, 3),
-        **requests.fields(),
-    )
-    return summary
-
-
-def _ingest_range(
-    settings: Settings, from_: str | None, to: str, *, follow_mode: bool, rescan: bool
-) -> RunSummary:
-    stop = threading.Event()
-    now_ms = int(time.time() * 1000)
-    end_ms = parse_time(to, now_ms=now_ms, option="--to")
-    start_ms = parse_time(from_, now_ms=now_ms) if from_ else None
-    if start_ms is not None and start_ms >= end_ms:
-        raise ConfigError(
-            f"--from ({format_ms(start_ms)}) must be before --to ({format_ms(end_ms)})"
-        )
-    show_progress = sys.stderr.isatty() and settings.log_format != "json"
-    progress = TerminalProgress() if show_progress else None
-    with graceful_signals(stop), pieces(settings, stop, progress=progress, rescan=rescan) as built:
-        chosen = resolve_logs(built.client, settings.rapid7_log_ids)
-        get_logger().info(
-            "run.start", logs=len(chosen), start=start_ms, end=end_ms, follow=follow_mode
-        )
-        with progress or nullcontext():
-            if follow_mode:
-                return follow(built.pipeline, chosen, start_ms, settings, stop)
-            return built.pipeline.run(chosen, start_ms, end_ms)
-
-
-def _print_summary(summary: RunSummary) -> None:
-    table = Table(title="log-ingestion summary")
-    table.add_column("log", no_wrap=True)
-    for column in ("windows", "events", "files", "MB", "parse errors"):
-        table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("status")
-    for log in summary.logs:
-        status = (
-            f"failed: {log.error}" if log.error else ("count mismatch" if log.mismatches else "ok")
-        )
-        table.add_row(
-            log.log.name,
-            f"{log.committed}/{log.windows}",
-            f"{log.rows:,}",
-            str(log.files),
-            f"{log.bytes / 1e6:,.1f}",
-            f"{log.parse_errors:,}",
-            status,
-        )
-    out.print(table)
-    rate = summary.rows / summary.seconds if summary.seconds else 0.0
-    stopped = " (stopped early; run again to resume)" if summary.interrupted else ""
-    out.print(
-        f"{len(summary.logs)} logs, {summary.rows:,} events, {summary.files} files, "
-        f"{summary.bytes / 1e6:,.1f} MB in {summary.seconds:.1f}s ({rate:,.0f} events/s){stopped}"
-    )
+    codes = [exit_code(log.error) for log in summary.failed if log.error is not None]
+    raise typer.Exit(max(codes) or 1)
 
 
 # -- logs and check --------------------------------------------------------------------
@@ -294,7 +230,7 @@ def list_logs(api_key: ApiKeyOption = None) -> None:
             found = client.list_logs()
         table = Table("id", "name", "log sets")
         for log in found:
-            table.add_row(log.id, log.name, ", ".join(log.logsets))
+            table.add_row(escape(log.id), escape(log.name), escape(", ".join(log.logsets)))
         out.print(table)
 
     guarded(body)
@@ -306,14 +242,14 @@ def check(api_key: ApiKeyOption = None) -> None:
 
     def body() -> None:
         settings = _settings(api_key, require_output=True)
-        out.print(f"configuration ok; endpoint {settings.endpoint}")
+        out.print(f"configuration ok; endpoint {settings.endpoint}", markup=False)
         with build_client(settings, threading.Event()) as client:
             chosen = resolve_logs(client, settings.rapid7_log_ids)
         out.print(f"API reached and key accepted; {len(chosen)} log(s) to ingest:")
         for log in chosen:
-            out.print(f"  {log.id}  {log.name}")
+            out.print(f"  {log.id}  {log.name}", markup=False)
         _check_output(settings.output_dir)
-        out.print(f"output folder writable: {settings.output_dir}")
+        out.print(f"output folder writable: {settings.output_dir}", markup=False)
 
     guarded(body)
 
@@ -342,29 +278,7 @@ def state_show(ctx: typer.Context, api_key: ApiKeyOption = None) -> None:
 
     def body() -> None:
         settings = _settings(api_key, require_output=True)
-        now_ms = int(time.time() * 1000)
-        table = Table(
-            "log", "table", "committed ranges", "behind now", "verified windows", "mismatches"
-        )
-        for checkpoint in CheckpointStore(settings.resolved_state_dir).list():
-            ranges = ", ".join(
-                f"{format_ms(a)}..{format_ms(b)}" for a, b in checkpoint.committed[-3:]
-            )
-            behind = (
-                f"{(now_ms - checkpoint.committed[-1][1]) / 3_600_000:.1f}h"
-                if checkpoint.committed
-                else "-"
-            )
-            verified = checkpoint.verification
-            table.add_row(
-                checkpoint.log_name,
-                checkpoint.table,
-                ranges or "-",
-                behind,
-                str(verified.get("windows", 0)),
-                str(verified.get("mismatches", 0)),
-            )
-        out.print(table)
+        print_state(out, JsonCheckpointStore(settings.resolved_state_dir).list(), now_ms())
 
     guarded(body)
 
@@ -382,31 +296,26 @@ def state_reset(
 
     def body() -> None:
         settings = _settings(api_key, require_output=True)
-        store = CheckpointStore(settings.resolved_state_dir)
+        store = JsonCheckpointStore(settings.resolved_state_dir)
         with store.exclusive():
             _reset(store, log, from_)
 
     guarded(body)
 
 
-def _reset(store: CheckpointStore, log: str, from_: str | None) -> None:
+def _reset(store: JsonCheckpointStore, log: str, from_: str | None) -> None:
     wanted = log.lower()
     matches = [cp for cp in store.list() if wanted in (cp.log_id.lower(), cp.log_name.lower())]
     if not matches:
         raise ConfigError(f"--log: no checkpoint for {log!r}; `log-ingestion state` lists them")
-    from_ms = parse_time(from_, now_ms=int(time.time() * 1000)) if from_ else 0
+    from_ms = parse_time(from_, now_ms=now_ms()) if from_ else 0
     for checkpoint in matches:
         store.save(checkpoint.rewound(from_ms))
         if from_:
-            out.print(
-                f"{checkpoint.log_name}: forgot what was committed from {format_ms(from_ms)}; "
-                "the next run ingests it again, replacing its files"
-            )
+            said = f"forgot what was committed from {format_ms(from_ms)}; the next run ingests it again, replacing its files"
         else:
-            out.print(
-                f"{checkpoint.log_name}: forgot every committed window; the next run starts "
-                "at --from, or at START_TIME when none is given, replacing files it rewrites"
-            )
+            said = "forgot every committed window; the next run starts at --from, or at START_TIME when none is given, replacing files it rewrites"
+        out.print(f"{checkpoint.log_name}: {said}", markup=False)
 
 
 # -- demo and emulator -------------------------------------------------------------------
@@ -429,12 +338,13 @@ def demo(
             settings = sample.demo_settings(emulator.url, output, log_level="WARNING")
             _start_logging(settings)
             out.print(f"emulator serving 6 sample logs at {emulator.url}; ingesting into {output}/")
-            return _ingest(
-                settings, str(dataset.start_ms), str(dataset.end_ms), follow_mode=False, rescan=True
+            request = build_request(
+                settings, str(dataset.start_ms), str(dataset.end_ms), rescan=True
             )
+            return execute(settings, request, progress=_progress(settings))
 
     summary = guarded(body)
-    _print_summary(summary)
+    print_summary(out, summary)
     sample.show_rows(out, summary, output)
     _exit_if_failed(summary)
 
@@ -443,4 +353,5 @@ app.command("emulator")(emulator_command)
 
 
 def main() -> None:
+    process.install_signal_handlers()
     app()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -25,8 +25,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from log_ingestion.errors import ConfigError
 
-REGIONS = ("us", "us2", "us3", "eu", "ca", "au", "ap")
-COMPRESSIONS = ("snappy", "zstd", "gzip", "lz4", "none")
+Region = Literal["us", "us2", "us3", "eu", "ca", "au", "ap"]
+Compression = Literal["snappy", "zstd", "gzip", "lz4", "none"]
+REGIONS: tuple[str, ...] = get_args(Region)
+COMPRESSIONS: tuple[str, ...] = get_args(Compression)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
 _UNIT_MS = {
@@ -88,7 +90,7 @@ class Settings(BaseSettings):
     rapid7_api_key: SecretStr | None = None
     rapid7_api_key_file: Path | None = None
     rapid7_api_endpoint: str | None = None
-    rapid7_region: Literal["us", "us2", "us3", "eu", "ca", "au", "ap"] = "us"
+    rapid7_region: Region = "us"
     rapid7_log_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rapid7_query: str = ""
     rapid7_ca_bundle: Path | None = None
@@ -108,7 +110,7 @@ class Settings(BaseSettings):
     retry_attempts: int = Field(default=3, ge=0, le=20)
     retry_wait_initial: float = Field(default=0.5, ge=0)
     retry_wait_max: float = Field(default=30.0, ge=0)
-    parquet_compression: Literal["snappy", "zstd", "gzip", "lz4", "none"] = "snappy"
+    parquet_compression: Compression = "snappy"
     parquet_compression_level: int | None = Field(default=None, ge=-7, le=22)
     request_timeout: float = Field(default=30.0, gt=0)
     poll_interval: float = Field(default=1.0, ge=0)

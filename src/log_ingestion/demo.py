@@ -44,7 +44,7 @@ def start_emulator(dataset: Dataset) -> Emulator:
 def show_rows(console: Console, summary: RunSummary, output: Path) -> None:
     """A few rows of the first CSV table, read back from the Parquet files."""
     chosen = next((log for log in summary.logs if log.table.startswith("firewall")), None)
-    if chosen is None or not chosen.rows:
+    if chosen is None or not chosen.counts.rows:
         return
     table_dir = output.resolve() / chosen.table
     rows = open_dataset(str(table_dir)).head(SHOWN_ROWS + 1)

@@ -1,26 +1,37 @@
 """One root error, split by what the caller does next.
 
 Errors are translated once at the library boundary (the HTTP client, the filesystem)
-into these types; the CLI maps them to exit codes. Messages never contain secrets.
+into these types and caught by type:
+
+- `RetryableError`: send the request again, after a backoff (the client does).
+- any other `ApiError`: ingest the window again, once (the query was lost or stalled).
+- `ApiRefusedError`: the log fails for this run; other logs go on.
+- `StorageError`: the log fails; the output or the state needs fixing.
+- `ConfigError`: the run fails before it starts.
+- `StopRequestedError`: the run was asked to stop; what was committed stays.
+
+The CLI maps types to exit codes. Messages never contain secrets.
 """
 
 
 class LogIngestionError(Exception):
     """Root of every error this package raises on purpose."""
 
-    exit_code = 1
-
 
 class ConfigError(LogIngestionError):
     """The configuration or the command line is wrong: fix it and start again."""
 
-    exit_code = 2
+
+class StopRequestedError(LogIngestionError):
+    """The run was asked to stop; what was committed stays committed."""
+
+
+class StorageError(LogIngestionError):
+    """Writing or reading output or state failed (not writable, disk full, damaged)."""
 
 
 class ApiError(LogIngestionError):
-    """The Log Search API answered with something we cannot use."""
-
-    exit_code = 1
+    """The Log Search API answered with something we cannot use; the window is tried again."""
 
     def __init__(self, message: str, *, status: int | None = None, url: str | None = None) -> None:
         super().__init__(message)
@@ -28,28 +39,8 @@ class ApiError(LogIngestionError):
         self.url = url
 
 
-class AuthError(ApiError):
-    """401/403: the key is wrong or lacks rights. Retrying will not help."""
-
-    exit_code = 3
-
-
-class NotFoundError(ApiError):
-    """404: an unknown log, log set or expired query."""
-
-    def __init__(
-        self, message: str, *, status: int | None = None, url: str | None = None, kind: str = ""
-    ) -> None:
-        super().__init__(message, status=status, url=url)
-        self.kind = kind  # "start" means the log itself is unknown; "poll"/"next", the query
-
-
-class BadRequestError(ApiError):
-    """400: the query or its parameters are invalid."""
-
-
 class RetryableError(ApiError):
-    """A transient failure (5xx, 429, dropped connection, truncated body): try again."""
+    """A transient failure (5xx, 429, dropped connection, truncated body): send it again."""
 
     def __init__(
         self,
@@ -63,13 +54,25 @@ class RetryableError(ApiError):
         self.retry_after = retry_after
 
 
-class StorageError(LogIngestionError):
-    """Writing output or state failed (not writable, disk full, rename failed)."""
-
-    exit_code = 4
+class QueryLostError(ApiError):
+    """404 on a poll or a Next link: the running query is gone; the window is queried again."""
 
 
-class StopRequestedError(LogIngestionError):
-    """The run was asked to stop; what was committed stays committed."""
+class QueryTimeoutError(ApiError):
+    """A query kept running past the bounded wait."""
 
-    exit_code = 0
+
+class ApiRefusedError(ApiError):
+    """The API refuses this log, this key or this query: trying again cannot help."""
+
+
+class AuthError(ApiRefusedError):
+    """401/403: the key is wrong or lacks rights."""
+
+
+class UnknownLogError(ApiRefusedError):
+    """404 when a query starts: the log does not exist for this key."""
+
+
+class QueryRejectedError(ApiRefusedError):
+    """400 and other 4xx: the API refused the query or its range; usually RAPID7_QUERY."""

@@ -26,6 +26,7 @@ from prometheus_client.exposition import generate_latest
 
 from log_ingestion.errors import ConfigError, StorageError
 from log_ingestion.source.client import RequestRecord
+from log_ingestion.stats import Counts
 
 TEXTFILE_MODE = 0o644  # node_exporter usually runs as another user
 
@@ -131,31 +132,23 @@ RUN_OUTCOMES = ("ok", "failed", "interrupted")
 class RequestTally:
     """Requests seen while the tally was open: all, polls, retryable failures, 429s, seconds."""
 
-    requests: int = 0
-    polls: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    seconds: float = 0.0
+    _counts: Counts = field(default_factory=Counts)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, record: RequestRecord) -> None:
+        seen = Counts(
+            requests=1,
+            polls=int(record.kind == "poll"),
+            retries=int(record.retryable),
+            rate_limited=int(record.status == 429),
+            api_seconds=record.seconds,
+        )
         with self._lock:
-            self.requests += 1
-            self.polls += record.kind == "poll"
-            self.retries += record.retryable
-            self.rate_limited += record.status == 429
-            self.seconds += record.seconds
+            self._counts += seen
 
-    def fields(self) -> dict[str, int | float]:
-        """The tally as log fields."""
+    def counts(self) -> Counts:
         with self._lock:
-            return {
-                "requests": self.requests,
-                "polls": self.polls,
-                "retries": self.retries,
-                "rate_limited": self.rate_limited,
-                "api_seconds": round(self.seconds, 3),
-            }
+            return self._counts
 
 
 _TALLIES: ContextVar[tuple[RequestTally, ...]] = ContextVar("request_tallies", default=())
@@ -185,15 +178,25 @@ def record_request(record: RequestRecord) -> None:
         tally.add(record)
 
 
-def window_committed(log: str, end_ms: int) -> None:
-    """A window of `log` ending at `end_ms` was committed.
+def window_done(log: str, counts: Counts, total: Counts, committed_end_ms: int | None) -> None:
+    """A window of `log` was published; `total` is the log's so far, `committed_end_ms` the
+    end of the window when it was committed.
 
     The checkpoint lag is computed when it is read, so it keeps growing while nothing
     commits: a stalled follow service shows up without any new event.
     """
-    WINDOWS.labels(log).inc()
-    end_seconds = end_ms / 1000
-    CHECKPOINT_LAG.labels(log).set_function(lambda: max(0.0, time.time() - end_seconds))
+    EVENTS.labels(log).inc(counts.rows)
+    PARSE_ERRORS.labels(log).inc(counts.parse_errors)
+    FILES.labels(log).inc(counts.files)
+    BYTES.labels(log).inc(counts.bytes)
+    MESSAGE_BYTES.labels(log).inc(counts.message_bytes)
+    COUNT_MISMATCHES.labels(log).inc(counts.mismatches)
+    if total.message_bytes:
+        COMPRESSION_RATIO.labels(log).set(total.bytes / total.message_bytes)
+    if committed_end_ms is not None:
+        WINDOWS.labels(log).inc()
+        end_seconds = committed_end_ms / 1000
+        CHECKPOINT_LAG.labels(log).set_function(lambda: max(0.0, time.time() - end_seconds))
 
 
 def run_finished(outcome: str, *, now: float | None = None) -> None:

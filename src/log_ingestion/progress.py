@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,11 +16,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from log_ingestion import pipeline
 from log_ingestion.models import LogInfo
+from log_ingestion.stats import Counts
 
 
-class TerminalProgress(pipeline.Progress):
+class TerminalProgress:
     """A rich progress display on stderr; one bar per log."""
 
     def __init__(self, console: Console | None = None) -> None:
@@ -50,16 +51,16 @@ class TerminalProgress(pipeline.Progress):
             task = self._tasks.get(log.id)
             if task is None:
                 self._tasks[log.id] = self._bars.add_task(
-                    "", total=windows, name=log.name, events=0, rate=0.0
+                    "", total=windows, name=escape(log.name), events=0, rate=0.0
                 )
             else:
                 self._bars.update(task, total=windows, completed=0)
 
-    def window_done(self, log: LogInfo, result: pipeline.WindowResult) -> None:
+    def window_done(self, log: LogInfo, counts: Counts) -> None:
         with self._lock:
             task_id = self._tasks[log.id]
             task = self._bars.tasks[task_id]
-            events = int(task.fields["events"]) + result.rows
+            events = int(task.fields["events"]) + counts.rows
             elapsed = task.elapsed or 0.0
             rate = events / elapsed if elapsed > 0 else 0.0
             self._bars.update(task_id, advance=1, events=events, rate=rate)

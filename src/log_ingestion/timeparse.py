@@ -1,7 +1,10 @@
-"""Times given on the command line: ISO 8601, epoch milliseconds, `now`, or `24h`/`7d` ago."""
+"""Times: those given on the command line (ISO 8601, epoch milliseconds, `now`, or `24h`/`7d`
+ago), printed ones, and now."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from log_ingestion.config import parse_duration_ms
@@ -42,3 +45,8 @@ def parse_time(text: str, *, now_ms: int, option: str = "--from") -> int:
 
 def format_ms(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_ms(clock: Callable[[], float] = time.time) -> int:
+    """The time in epoch milliseconds."""
+    return int(clock() * 1000)

@@ -25,11 +25,15 @@ from pydantic import SecretStr
 
 from log_ingestion.config import Settings, load_settings
 from log_ingestion.emulator import DEFAULT_API_KEY, Dataset, Emulator
-from log_ingestion.models import Window
-from log_ingestion.pipeline import RunSummary
-from log_ingestion.runner import pieces, resolve_logs
+from log_ingestion.ingest import log_plan, resolve_logs, run_once
+from log_ingestion.models import LogInfo, Window
+from log_ingestion.pipeline import Pipeline, RunSummary
+from log_ingestion.schedule import Request
 from log_ingestion.sink import open_dataset, table_dir_name
-from log_ingestion.source import ClientOptions, LogSearchClient, RateLimiter
+from log_ingestion.source import ClientOptions, LogSearchClient, RateLimiter, Source
+from log_ingestion.state import JsonCheckpointStore
+from log_ingestion.timeparse import now_ms
+from log_ingestion.wiring import assemble, build_sink, pipeline_options
 
 SAMPLE_LOGS = (
     "firewall-traffic",
@@ -106,15 +110,42 @@ class Harness:
         rescan: bool = False,
         **overrides: Any,
     ) -> RunSummary:
-        """One run through `runner.pieces` and `Pipeline.run`, as `log-ingestion run` does."""
+        """One run through `wiring.assemble` and `ingest.run_once`, as `log-ingestion run` does."""
         settings = self.settings(**overrides)
-        with pieces(settings, threading.Event(), rescan=rescan) as built:
-            logs = resolve_logs(built.client, settings.rapid7_log_ids)
-            return built.pipeline.run(
-                logs,
-                self.start_ms if start_ms is None else start_ms,
-                self.end_ms if end_ms is None else end_ms,
-            )
+        request = Request(
+            end_ms=self.end_ms if end_ms is None else end_ms,
+            start_ms=self.start_ms if start_ms is None else start_ms,
+            lag_ms=settings.follow_lag_ms,
+            rescan=rescan,
+        )
+        with assemble(settings, threading.Event()) as pieces:
+            return run_once(pieces, resolve_logs(pieces.client, settings.rapid7_log_ids), request)
+
+    def request(
+        self, start_ms: int | None = None, end_ms: int | None = None, **fields: Any
+    ) -> Request:
+        """The dataset's range (or the one given), with no follow lag unless told."""
+        return Request(
+            end_ms=self.end_ms if end_ms is None else end_ms,
+            start_ms=self.start_ms if start_ms is None else start_ms,
+            lag_ms=fields.pop("lag_ms", 0),
+            **fields,
+        )
+
+    def ingest_from(
+        self, source: Source, logs: list[LogInfo], request: Request | None = None, **overrides: Any
+    ) -> tuple[RunSummary, JsonCheckpointStore]:
+        """One run of `logs` from a given source (a client with a fault of its own)."""
+        settings = self.settings(**overrides)
+        sink, store = build_sink(settings)
+        pipeline = Pipeline(source, sink, pipeline_options(settings), stop=threading.Event())
+        request = request or self.request()
+        sink.recover()
+        plans = [
+            log_plan(store, log, request, now=now_ms(), window_ms=settings.window_ms)
+            for log in logs
+        ]
+        return pipeline.run(plans), store
 
     def client(self, **options: Any) -> LogSearchClient:
         """A bare client on the emulator, with FAST waits unless `options` say otherwise."""

@@ -10,9 +10,10 @@ import pytest
 from tests.integration.conftest import SAMPLE_LOGS, Harness, HarnessFactory
 
 from log_ingestion.emulator import Dataset
+from log_ingestion.ingest import run_once
 from log_ingestion.models import LogInfo
-from log_ingestion.runner import pieces
 from log_ingestion.sink import open_dataset, table_dir_name
+from log_ingestion.wiring import assemble
 
 MINUTE = 60_000
 LOG = "app-kv"
@@ -100,7 +101,9 @@ def test_an_empty_window_commits_with_no_rows(harness: Harness) -> None:
         harness.end_ms + 60 * MINUTE, harness.end_ms + 90 * MINUTE, rapid7_log_ids=[LOG]
     )
 
-    assert [(s.windows, s.committed, s.rows, s.error) for s in summary.logs] == [(2, 2, 0, None)]
+    assert [(s.windows, s.counts.committed, s.counts.rows, s.error) for s in summary.logs] == [
+        (2, 2, 0, None)
+    ]
 
 
 @pytest.mark.parametrize("name", ODD_NAMES)
@@ -119,8 +122,8 @@ def test_the_pipeline_keeps_odd_log_names_inside_the_output(harness: Harness, na
     """A log named like a path lands under OUTPUT_DIR in its own folder, name kept as data."""
     log_id = harness.dataset.log_id(LOG)
     settings = harness.settings(verify_counts=False)
-    with pieces(settings, threading.Event()) as built:
-        summary = built.pipeline.run([LogInfo(log_id, name)], harness.start_ms, harness.end_ms)
+    with assemble(settings, threading.Event()) as pieces:
+        summary = run_once(pieces, [LogInfo(log_id, name)], harness.request())
 
     folders = [p.name for p in harness.output.iterdir() if p.name != "_state"]
     assert [table_dir_name(name, log_id)] == folders

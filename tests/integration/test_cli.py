@@ -13,7 +13,7 @@ import orjson
 from tests.integration.conftest import SAMPLE_LOGS, Harness, HarnessFactory
 
 from log_ingestion.emulator import DEFAULT_API_KEY, Faults
-from log_ingestion.state import CheckpointStore
+from log_ingestion.state import JsonCheckpointStore
 
 COMMANDS = [(), ("run",), ("logs",), ("check",), ("state",), ("state", "reset"), ("demo",)]
 
@@ -179,7 +179,7 @@ def test_exhausted_retries_exit_1_and_keep_the_checkpoint(make_harness: HarnessF
 
     assert result.returncode == 1
     assert "503" in " ".join(problems(result.stderr)) or "500" in " ".join(problems(result.stderr))
-    store = CheckpointStore(str(harness.output / "_state"))
+    store = JsonCheckpointStore(str(harness.output / "_state"))
     assert store.load(harness.dataset.log_id("app-kv")).committed == ()
 
 
@@ -208,7 +208,7 @@ def test_state_reset_then_run_reingests_without_duplicates(harness: Harness) -> 
     assert (reset.returncode, resumed.returncode) == (0, 0), resumed.stderr
     assert "forgot what was committed from 2026-01-01T00:30:00Z" in reset.stdout
     assert harness.truth("app-kv") == harness.landed("app-kv")
-    store = CheckpointStore(str(harness.output / "_state"))
+    store = JsonCheckpointStore(str(harness.output / "_state"))
     checkpoint = store.load(harness.dataset.log_id("app-kv"))
     assert ((harness.start_ms, harness.end_ms),) == checkpoint.committed
     assert harness.emulator.stats.count("start") > stats_before

@@ -8,6 +8,7 @@ and the summary, without interpreter start-up per command.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,11 +18,12 @@ from typer.testing import CliRunner
 from log_ingestion.cli import app
 from log_ingestion.config import Settings
 from log_ingestion.emulator import DEFAULT_API_KEY
+from log_ingestion.ingest import follow, resolve_logs, run_once
 from log_ingestion.models import LogInfo
-from log_ingestion.pipeline import Pipeline, RunSummary
-from log_ingestion.runner import Pieces, follow, pieces, pipeline_options, resolve_logs
-from log_ingestion.sink import ParquetSink
-from log_ingestion.state import CheckpointStore
+from log_ingestion.pipeline import RunSummary
+from log_ingestion.schedule import Request
+from log_ingestion.state import JsonCheckpointStore
+from log_ingestion.wiring import Pieces, assemble
 
 QUARTER = 900_000
 
@@ -81,38 +83,35 @@ def test_metrics_file_is_written_after_a_run(
 
 
 def follow_for_a_second(
-    built: Pieces, logs: list[LogInfo], start_ms: int | None, settings: Settings, now: float
+    settings: Settings, logs: list[LogInfo], start_ms: int | None, now: float
 ) -> RunSummary:
     """Follow mode on a clock stopped at `now`, stopped after one second (one cycle)."""
     stop = threading.Event()
-    pipeline = Pipeline(
-        built.client,
-        ParquetSink(settings.output_dir),
-        built.store,
-        pipeline_options(settings),
-        stop=stop,
-        clock=lambda: now,
-    )
     timer = threading.Timer(1.0, stop.set)
     timer.start()
     try:
-        return follow(pipeline, logs, start_ms, settings, stop)
+        with assemble(settings, stop, clock=lambda: now) as pieces:
+            request = Request(end_ms=0, start_ms=start_ms, lag_ms=settings.follow_lag_ms)
+            return follow(pieces, logs, request)
     finally:
         timer.cancel()
-        pipeline.close()
+
+
+def app_kv(pieces: Pieces) -> list[LogInfo]:
+    return [log for log in resolve_logs(pieces.client, []) if log.name == "app-kv"]
 
 
 def test_follow_ingests_closed_windows_then_stops(harness: Harness) -> None:
     """Follow mode commits every window closed by the lag, sleeps, and ends on stop."""
     settings = harness.settings(follow_lag="1m")
     now = (harness.end_ms + 60_000) / 1000  # the dataset's last window closed a minute ago
-    with pieces(settings, threading.Event()) as built:
-        logs = [log for log in resolve_logs(built.client, []) if log.name == "app-kv"]
-        summary = follow_for_a_second(built, logs, harness.start_ms, settings, now)
+    with assemble(settings, threading.Event()) as pieces:
+        logs = app_kv(pieces)
+    summary = follow_for_a_second(settings, logs, harness.start_ms, now)
     assert summary.interrupted
-    assert summary.logs[0].committed == 4
+    assert summary.logs[0].counts.committed == 4
     assert harness.landed("app-kv") == harness.truth("app-kv")
-    assert CheckpointStore(settings.resolved_state_dir).load(logs[0].id).committed == (
+    assert JsonCheckpointStore(settings.resolved_state_dir).load(logs[0].id).committed == (
         (harness.start_ms, harness.end_ms),
     )
 
@@ -121,13 +120,14 @@ def test_rescanning_recent_windows_lands_late_events_once(harness: Harness) -> N
     """An event arriving after its window was committed lands once the window is read again."""
     settings = harness.settings()
     stop = threading.Event()
-    with pieces(settings, stop) as built:
-        logs = [log for log in resolve_logs(built.client, []) if log.name == "app-kv"]
-        built.pipeline.run(logs, harness.start_ms, harness.end_ms)
+    with assemble(settings, stop) as pieces:
+        logs = app_kv(pieces)
+        run_once(pieces, logs, harness.request())
         harness.emulator.append(logs[0].id, ["late=1 msg=arrived"], timestamp_ms=harness.end_ms - 1)
-        built.pipeline.run(logs, None, harness.end_ms)
+        resume = replace(harness.request(), start_ms=None)
+        run_once(pieces, logs, resume)
         missed_without_rescan = harness.landed("app-kv") != harness.truth("app-kv")
-        built.pipeline.run(logs, None, harness.end_ms, rescan_from_ms=harness.end_ms - QUARTER)
+        run_once(pieces, logs, replace(resume, rescan_from_ms=harness.end_ms - QUARTER))
     assert missed_without_rescan
     assert harness.landed("app-kv") == harness.truth("app-kv")
 
@@ -136,10 +136,10 @@ def test_follow_rescan_setting_reads_the_last_windows_again(harness: Harness) ->
     """FOLLOW_RESCAN=1 makes each follow cycle re-read the newest committed window."""
     settings = harness.settings(follow_lag="1m", follow_rescan=1)
     now = (harness.end_ms + 60_000) / 1000
-    with pieces(settings, threading.Event()) as built:
-        logs = [log for log in resolve_logs(built.client, []) if log.name == "app-kv"]
-        built.pipeline.run(logs, harness.start_ms, harness.end_ms)
-        harness.emulator.append(logs[0].id, ["late=2 msg=arrived"], timestamp_ms=harness.end_ms - 1)
-        summary = follow_for_a_second(built, logs, None, settings, now)
-    assert summary.logs[0].committed == 1
+    with assemble(settings, threading.Event()) as pieces:
+        logs = app_kv(pieces)
+        run_once(pieces, logs, harness.request())
+    harness.emulator.append(logs[0].id, ["late=2 msg=arrived"], timestamp_ms=harness.end_ms - 1)
+    summary = follow_for_a_second(settings, logs, None, now)
+    assert summary.logs[0].counts.committed == 1
     assert harness.landed("app-kv") == harness.truth("app-kv")

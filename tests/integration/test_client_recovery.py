@@ -11,8 +11,8 @@ from tests.integration.conftest import SAMPLE_LOGS, HarnessFactory
 from log_ingestion.emulator import Faults
 from log_ingestion.errors import RetryableError, StopRequestedError
 from log_ingestion.models import Window
-from log_ingestion.runner import build_client
-from log_ingestion.state import CheckpointStore
+from log_ingestion.state import JsonCheckpointStore
+from log_ingestion.wiring import build_client
 
 LOG = "app-kv"
 WINDOW_MS = 15 * 60_000
@@ -149,10 +149,12 @@ def test_exhausted_retries_fail_the_log_and_keep_its_checkpoint(
 
     summary = harness.ingest(rapid7_log_ids=[LOG], per_page=20, retry_attempts=2)
 
-    checkpoint = CheckpointStore(str(harness.output / "_state")).load(harness.dataset.log_id(LOG))
+    checkpoint = JsonCheckpointStore(str(harness.output / "_state")).load(
+        harness.dataset.log_id(LOG)
+    )
     assert [(harness.start_ms, middle)] == [tuple(span) for span in checkpoint.committed]
     assert len(summary.failed) == 1
-    assert "next request" in (summary.failed[0].error or "")
+    assert "next request" in (summary.failed[0].message or "")
     assert harness.truth(LOG, harness.start_ms, middle) == harness.landed(LOG)
 
 
@@ -166,7 +168,7 @@ def test_a_query_that_never_finishes_fails_after_max_poll_wait(
     summary = harness.ingest(rapid7_log_ids=[LOG], max_poll_wait=0.3, verify_counts=False)
 
     assert len(summary.failed) == 1
-    assert "MAX_POLL_WAIT" in (summary.failed[0].error or "")
+    assert "MAX_POLL_WAIT" in (summary.failed[0].message or "")
     assert time.monotonic() - began < 5
 
 
@@ -177,4 +179,4 @@ def test_a_next_link_that_loops_back_fails_the_log(make_harness: HarnessFactory)
     summary = harness.ingest(rapid7_log_ids=[LOG], per_page=10, verify_counts=False)
 
     assert len(summary.failed) == 1
-    assert "Next link" in (summary.failed[0].error or "")
+    assert "Next link" in (summary.failed[0].message or "")

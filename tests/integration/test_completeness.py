@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,11 +12,7 @@ from log_ingestion import metrics
 from log_ingestion.emulator import DEFAULT_API_KEY
 from log_ingestion.errors import ApiError
 from log_ingestion.models import EventPage, Window
-from log_ingestion.pipeline import Pipeline
-from log_ingestion.runner import pipeline_options
-from log_ingestion.sink import ParquetSink
 from log_ingestion.source import ClientOptions, LogSearchClient, RateLimiter
-from log_ingestion.state import CheckpointStore
 
 WINDOWS = 4  # the integration dataset spans one hour of 15-minute windows
 
@@ -30,15 +25,8 @@ class OverCountingClient(LogSearchClient):
 
 
 def run_with(client: LogSearchClient, harness: Any, name: str) -> Any:
-    settings = harness.settings()
-    store = CheckpointStore(settings.resolved_state_dir)
-    sink = ParquetSink(settings.output_dir)
-    pipeline = Pipeline(client, sink, store, pipeline_options(settings), stop=threading.Event())
     log = next(log for log in client.list_logs() if log.name == name)
-    try:
-        summary = pipeline.run([log], harness.start_ms, harness.end_ms)
-    finally:
-        pipeline.close()
+    summary, store = harness.ingest_from(client, [log])
     return summary, store.load(log.id)
 
 
@@ -46,7 +34,7 @@ def test_matching_counts_are_recorded_as_verified(harness):
     """Both numbers land in the checkpoint, and they agree."""
     with harness.client() as client:
         summary, checkpoint = run_with(client, harness, "app-kv")
-    assert summary.logs[0].mismatches == 0
+    assert summary.logs[0].counts.mismatches == 0
     assert checkpoint.verification["windows"] == WINDOWS
     assert checkpoint.verification["mismatches"] == 0
     assert all(entry["rows"] == entry["api_count"] for entry in checkpoint.verification["recent"])
@@ -58,7 +46,7 @@ def test_a_count_mismatch_is_reported_loudly_and_recorded(harness):
     with client_of(OverCountingClient, harness) as client, capture_logs() as logs:
         summary, checkpoint = run_with(client, harness, "app-kv")
     warnings = [line for line in logs if line["event"] == "window.count_mismatch"]
-    assert summary.logs[0].mismatches == WINDOWS
+    assert summary.logs[0].counts.mismatches == WINDOWS
     assert len(warnings) == WINDOWS
     assert all(line["api_count"] == line["rows"] + 1 for line in warnings)
     assert checkpoint.verification["mismatches"] == WINDOWS
@@ -89,7 +77,7 @@ def test_a_failing_count_commits_the_window_unverified(harness):
     with client_of(FailingCountClient, harness) as client, capture_logs() as logs:
         summary, checkpoint = run_with(client, harness, "app-kv")
     assert summary.logs[0].error is None
-    assert summary.logs[0].committed == WINDOWS
+    assert summary.logs[0].counts.committed == WINDOWS
     assert harness.landed("app-kv") == harness.truth("app-kv")
     assert len([line for line in logs if line["event"] == "window.count_failed"]) == WINDOWS
     assert checkpoint.verification.get("windows", 0) == 0
@@ -99,5 +87,5 @@ def test_an_unexpected_error_fails_only_its_log(harness):
     """A non-package exception is reported on the log, not raised out of the run."""
     with client_of(BrokenPagesClient, harness) as client:
         summary, checkpoint = run_with(client, harness, "app-kv")
-    assert summary.logs[0].error == "unexpected RuntimeError: unexpected"
+    assert summary.logs[0].message == "unexpected RuntimeError: unexpected"
     assert checkpoint.committed == ()

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from log_ingestion.emulator import Dataset, Emulator
-from log_ingestion.state import CheckpointStore
+from log_ingestion.state import JsonCheckpointStore
 
 from ..slow.harness import (
     compare,
@@ -118,7 +118,7 @@ def test_retries_exhausted_stop_the_log_then_the_next_run_continues(
     env["PER_PAGE"] = "50"
 
     failed = run_to_end(tmp_path, env, *span)
-    checkpoint = CheckpointStore(output / "_state").load(log_id)
+    checkpoint = JsonCheckpointStore(output / "_state").load(log_id)
     emulator.faults.clear_scheduled()
     resumed = run_to_end(tmp_path, env, *span)
 

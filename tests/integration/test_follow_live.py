@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from log_ingestion.emulator import Dataset, Emulator
-from log_ingestion.state import CheckpointStore
+from log_ingestion.state import JsonCheckpointStore
 
 from ..slow.harness import compare, ingest_env, landed, leftovers, start_run, truth
 
@@ -61,7 +61,7 @@ def test_follow_ingests_closed_windows_of_a_live_log_exactly_once(
     stopped_ms = now_ms()
     process.send_signal(signal.SIGTERM)
     code = process.wait(timeout=10)
-    committed = CheckpointStore(output / "_state").load(log_id).committed
+    committed = JsonCheckpointStore(output / "_state").load(log_id).committed
     log_lines = [
         json.loads(line)
         for line in (tmp_path / "run-000.err").read_text().splitlines()

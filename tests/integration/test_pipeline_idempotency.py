@@ -14,7 +14,7 @@ def test_the_same_range_twice_lands_each_event_once(harness: Harness) -> None:
     again = harness.ingest(rapid7_log_ids=LOGS)
 
     assert {name: harness.truth(name) for name in LOGS} == {n: harness.landed(n) for n in LOGS}
-    assert again.rows == 0
+    assert again.counts.rows == 0
 
 
 def test_overlapping_ranges_land_each_event_once(harness: Harness) -> None:
@@ -44,7 +44,7 @@ def test_rescan_replaces_windows_instead_of_adding_rows(harness: Harness) -> Non
     again = harness.ingest(rapid7_log_ids=LOGS, rescan=True)
 
     assert {name: harness.truth(name) for name in LOGS} == {n: harness.landed(n) for n in LOGS}
-    assert sum(len(harness.truth(name)) for name in LOGS) == again.rows
+    assert sum(len(harness.truth(name)) for name in LOGS) == again.counts.rows
 
 
 def test_cli_rerun_overlap_and_rescan_never_duplicate(harness: Harness) -> None:

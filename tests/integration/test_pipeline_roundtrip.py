@@ -35,7 +35,8 @@ def test_run_summary_counts_every_event_and_commits_every_window(harness: Harnes
 
     expected = {name: (4, 4, len(harness.truth(name)), 0) for name in SAMPLE_LOGS}
     actual = {
-        log.log.name: (log.windows, log.committed, log.rows, log.mismatches) for log in summary.logs
+        log.log.name: (log.windows, log.counts.committed, log.counts.rows, log.counts.mismatches)
+        for log in summary.logs
     }
     assert expected == actual
 

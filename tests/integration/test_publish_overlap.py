@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from log_ingestion.cli import exit_code
 from log_ingestion.errors import ApiError, StorageError
+from log_ingestion.ingest import log_plan
 from log_ingestion.models import EventPage, LogInfo, Window
 from log_ingestion.pipeline import Pipeline, PipelineOptions, RunSummary
-from log_ingestion.sink import ParquetSink, writer
-from log_ingestion.state import CheckpointStore
+from log_ingestion.schedule import Request
+from log_ingestion.sink import ParquetSink, parquet_dir
+from log_ingestion.state import JsonCheckpointStore
 
 WINDOW_MS = 1_000
 PAGES = 20
@@ -45,51 +48,63 @@ class SlowPages:
 
 def run(
     tmp_path: Path, client: SlowPages, stop: threading.Event
-) -> tuple[RunSummary, CheckpointStore]:
-    store = CheckpointStore(tmp_path / "state")
-    options = PipelineOptions(window_ms=WINDOW_MS, lag_ms=0, batch_size=1)
-    pipeline = Pipeline(  # type: ignore[arg-type]
-        client, ParquetSink(str(tmp_path / "out")), store, options, stop=stop, clock=lambda: 10.0
-    )
-    try:
-        return pipeline.run([LOG], 0, 3 * WINDOW_MS), store
-    finally:
-        pipeline.close()
+) -> tuple[RunSummary, JsonCheckpointStore]:
+    store = JsonCheckpointStore(tmp_path / "state")
+    sink = ParquetSink(str(tmp_path / "out"), store=store)
+    pipeline = Pipeline(client, sink, PipelineOptions(batch_size=1), stop=stop)
+    request = Request(end_ms=3 * WINDOW_MS, start_ms=0, lag_ms=0)
+    plan = log_plan(store, LOG, request, now=10_000, window_ms=WINDOW_MS)
+    return pipeline.run([plan]), store
+
+
+def wait_until_serving(client: SlowPages, start_ms: int) -> None:
+    """Until the window at `start_ms` has served a page (bounded, so a bug cannot hang)."""
+    deadline = time.monotonic() + 10
+    while not client.served.get(start_ms) and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 @pytest.fixture
-def first_publish_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = writer.WindowWriter.commit
+def first_publish_fails(monkeypatch: pytest.MonkeyPatch) -> list[Callable[[], None]]:
+    """The first window's commit fails once the steps appended to the list have run."""
+    before_failing: list[Callable[[], None]] = []
+    original = parquet_dir.WindowWriter.commit
 
-    def commit(self: writer.WindowWriter) -> object:
+    def commit(self: parquet_dir.WindowWriter, checkpoint: object = None) -> object:
         if self.window.start_ms == 0:
-            time.sleep(0.1)
+            for step in before_failing:
+                step()
             raise StorageError("the disk is full while publishing")
-        return original(self)
+        return original(self, checkpoint)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(writer.WindowWriter, "commit", commit)
+    monkeypatch.setattr(parquet_dir.WindowWriter, "commit", commit)
+    return before_failing
 
 
 def test_a_failed_publish_is_reported_when_a_stop_follows_it(tmp_path, first_publish_fails):
     """A stop during the next window's download does not turn the failure into a clean stop."""
-    stop = threading.Event()
-    threading.Timer(0.05, stop.set).start()
-    summary, store = run(tmp_path, SlowPages(), stop)
-    assert "disk is full" in (summary.logs[0].error or "")
-    assert summary.logs[0].exit_code == StorageError.exit_code
+    client, stop = SlowPages(), threading.Event()
+    first_publish_fails.append(lambda: wait_until_serving(client, WINDOW_MS))
+    first_publish_fails.append(stop.set)
+    summary, store = run(tmp_path, client, stop)
+    assert "disk is full" in (summary.logs[0].message or "")
+    assert exit_code(summary.logs[0].error) == 4  # type: ignore[arg-type]
     assert store.load(LOG.id).committed == ()
 
 
 def test_a_failed_publish_outranks_a_download_error_after_it(tmp_path, first_publish_fails):
     """The storage problem (exit 4) is reported, not the API error of the window behind it."""
-    summary, _ = run(tmp_path, SlowPages(fail_at=15), threading.Event())
-    assert "disk is full" in (summary.logs[0].error or "")
+    client = SlowPages(fail_at=15)
+    first_publish_fails.append(lambda: wait_until_serving(client, WINDOW_MS))
+    summary, _ = run(tmp_path, client, threading.Event())
+    assert "disk is full" in (summary.logs[0].message or "")
 
 
 def test_a_failed_publish_stops_the_next_download_early(tmp_path, first_publish_fails):
     """The window behind a failed publish stops at its next batch, not after all its pages."""
     client = SlowPages()
+    first_publish_fails.append(lambda: wait_until_serving(client, WINDOW_MS))
     summary, _ = run(tmp_path, client, threading.Event())
-    assert "disk is full" in (summary.logs[0].error or "")
+    assert "disk is full" in (summary.logs[0].message or "")
     assert client.served[WINDOW_MS] < PAGES
     assert list((tmp_path / "out").rglob("*.tmp")) == []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from log_ingestion.emulator import Dataset, Emulator
-from log_ingestion.state import CheckpointStore
+from log_ingestion.state import JsonCheckpointStore
 
 from ..slow.harness import compare, ingest_env, landed, leftovers, run_to_end, start_run, truth
 
@@ -48,7 +48,7 @@ def test_one_signal_stops_cleanly_and_the_next_run_completes(
     emulator = make_emulator(data)
     output = tmp_path / "out"
     env = ingest_env(emulator.url, output, window_size="5m", start_time=str(data.start_ms))
-    store = CheckpointStore(output / "_state")
+    store = JsonCheckpointStore(output / "_state")
     process = start_run(tmp_path, env, "--to", str(data.end_ms))
     wait_for_commits(output / "_state", process, timeout=20)
 

@@ -18,12 +18,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from log_ingestion import state
 from log_ingestion.cli import app
 from log_ingestion.emulator import Dataset, Emulator
-from log_ingestion.sink import writer
+from log_ingestion.sink import files, parquet_dir
 from log_ingestion.sink.storage import Storage, storage_error
-from log_ingestion.state import CheckpointStore, LogCheckpoint
+from log_ingestion.state import JsonCheckpointStore, LogCheckpoint, json_files
 
 from ..slow.harness import compare, ingest_env, landed, leftovers, run_to_end, truth
 
@@ -74,8 +73,8 @@ def cli_run(
 @pytest.mark.parametrize(
     ("target", "name", "after", "error", "message"),
     [
-        (writer._TempFile, "write", 5, disk_full(), "disk is full"),
-        (state, "_write_synced", 5, disk_full(), "disk is full"),
+        (files._ParquetTemp, "write", 5, disk_full(), "disk is full"),
+        (json_files, "_write_synced", 5, disk_full(), "disk is full"),
         # Storage.move translates OSError itself; the wrapper stands for a failed rename.
         (
             Storage,
@@ -105,7 +104,7 @@ def test_a_storage_fault_exits_4_keeps_the_checkpoint_and_the_next_run_completes
     output = tmp_path / "out"
     env = ingest_env(emulator.url, output, window_size="5m", rapid7_log_ids=log_id)
     span = ("--from", str(data.start_ms), "--to", str(data.end_ms))
-    store = CheckpointStore(output / "_state")
+    store = JsonCheckpointStore(output / "_state")
     original = getattr(target, name)
     monkeypatch.setattr(target, name, fail_once_after(after, error)(original))
 
@@ -152,7 +151,7 @@ def test_an_output_dir_that_is_a_file_exits_4_and_touches_nothing(
 
 
 def save_after(
-    barrier: threading.Barrier, store: CheckpointStore, log_id: str, errors: list[BaseException]
+    barrier: threading.Barrier, store: JsonCheckpointStore, log_id: str, errors: list[BaseException]
 ) -> None:
     barrier.wait(timeout=5)
     try:
@@ -164,7 +163,7 @@ def save_after(
 def test_logs_saving_their_first_checkpoints_at_once_all_succeed(tmp_path: Path) -> None:
     """Threads creating a missing state directory together: none fails with "File exists"."""
     for attempt in range(20):
-        store = CheckpointStore(tmp_path / f"state-{attempt}" / "nested")
+        store = JsonCheckpointStore(tmp_path / f"state-{attempt}" / "nested")
         barrier = threading.Barrier(8)
         errors: list[BaseException] = []
         threads = [
@@ -200,15 +199,15 @@ def test_a_failed_publish_leaves_the_window_downloaded_behind_it_unpublished(
     )
     span = ("--from", str(data.start_ms), "--to", str(data.end_ms))
     first_window = (data.start_ms, data.start_ms + 300_000)
-    original = writer.WindowWriter.commit
+    original = parquet_dir.WindowWriter.commit
     fault = storage_error(disk_full(), "publish", "x")
-    monkeypatch.setattr(writer.WindowWriter, "commit", fail_once_after(1, fault)(original))
+    monkeypatch.setattr(parquet_dir.WindowWriter, "commit", fail_once_after(1, fault)(original))
 
     code, text = cli_run(env, span)
-    committed = CheckpointStore(output / "_state").load(log_id).committed
+    committed = JsonCheckpointStore(output / "_state").load(log_id).committed
     seen = landed(output)
     temps = leftovers(output)
-    monkeypatch.setattr(writer.WindowWriter, "commit", original)
+    monkeypatch.setattr(parquet_dir.WindowWriter, "commit", original)
     resumed = run_to_end(tmp_path, env, *span)
 
     assert code == 4, text

@@ -3,9 +3,8 @@
 import pyarrow as pa
 import pytest
 
-from log_ingestion import runner
 from log_ingestion.errors import ConfigError
-from log_ingestion.runner import choose_memory_pool
+from log_ingestion.process import choose_memory_pool
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +35,7 @@ def test_a_pool_this_pyarrow_lacks_is_a_configuration_error(monkeypatch):
     def missing() -> pa.MemoryPool:
         raise NotImplementedError("built without jemalloc")
 
-    monkeypatch.setitem(runner._POOLS, "jemalloc", missing)
+    monkeypatch.setattr(pa, "jemalloc_memory_pool", missing)
     with pytest.raises(ConfigError, match=r"^ARROW_DEFAULT_MEMORY_POOL: .*no jemalloc.*system"):
         choose_memory_pool("jemalloc")
     assert choose_memory_pool() == "system"  # unset: the system allocator instead

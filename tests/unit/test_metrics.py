@@ -17,6 +17,7 @@ import pytest
 from log_ingestion import metrics
 from log_ingestion.errors import ConfigError, StorageError
 from log_ingestion.source.client import RequestRecord
+from log_ingestion.stats import Counts
 
 
 def sample(name: str, **labels: str) -> float:
@@ -61,9 +62,9 @@ def test_tallies_nest_and_see_requests_of_threads_started_from_a_copy() -> None:
         metrics.record_request(RequestRecord("start", 429, 0.25, retryable=True))
     metrics.record_request(RequestRecord("start", 200, 1.0, retryable=False))  # after: unseen
 
-    expected = {"requests": 2, "polls": 1, "retries": 1, "rate_limited": 1, "api_seconds": 0.75}
-    assert expected == window.fields()
-    assert expected == run.fields()
+    expected = Counts(requests=2, polls=1, retries=1, rate_limited=1, api_seconds=0.75)
+    assert expected == window.counts()
+    assert expected == run.counts()
 
 
 def test_no_tally_is_open_outside_a_block() -> None:
@@ -71,7 +72,7 @@ def test_no_tally_is_open_outside_a_block() -> None:
     with metrics.counting_requests() as tally:
         pass
     metrics.record_request(RequestRecord("start", 200, 0.1, retryable=False))
-    assert tally.fields()["requests"] == 0
+    assert tally.counts().requests == 0
 
 
 def test_checkpoint_lag_grows_while_nothing_commits() -> None:
@@ -79,12 +80,13 @@ def test_checkpoint_lag_grows_while_nothing_commits() -> None:
     windows = sample("log_ingestion_windows_committed_total", log="lag-test")
     end_ms = int((time.time() - 120) * 1000)
 
-    metrics.window_committed("lag-test", end_ms)
+    metrics.window_done("lag-test", Counts(committed=1), Counts(committed=1), end_ms)
 
     lag = sample("log_ingestion_checkpoint_lag_seconds", log="lag-test")
     assert 119 < lag < 180
     assert windows + 1 == sample("log_ingestion_windows_committed_total", log="lag-test")
-    metrics.window_committed("lag-test", int(time.time() * 1000) + 60_000)
+    future_ms = int(time.time() * 1000) + 60_000
+    metrics.window_done("lag-test", Counts(committed=1), Counts(committed=1), future_ms)
     assert sample("log_ingestion_checkpoint_lag_seconds", log="lag-test") == 0.0
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from log_ingestion.errors import StorageError
 from log_ingestion.models import Window
-from log_ingestion.state import CheckpointStore, LogCheckpoint, merge_intervals
+from log_ingestion.state import JsonCheckpointStore, LogCheckpoint, merge_intervals
 
 HOUR = 3_600_000
 
@@ -116,12 +116,12 @@ def test_verification_is_bounded():
 
 def test_load_of_an_unknown_log_is_empty(tmp_path: Path):
     """A log never ingested has an empty checkpoint."""
-    assert CheckpointStore(tmp_path / "state").load("new") == LogCheckpoint(log_id="new")
+    assert JsonCheckpointStore(tmp_path / "state").load("new") == LogCheckpoint(log_id="new")
 
 
 def test_save_then_load_round_trips(tmp_path: Path):
     """Everything saved is loaded back, with the time it was saved."""
-    store = CheckpointStore(tmp_path / "state", clock=lambda: 0.5)
+    store = JsonCheckpointStore(tmp_path / "state", clock=lambda: 0.5)
     checkpoint = committed(1, 2).with_parser_state({"csv": {"columns": ["a"]}})
     checkpoint = checkpoint.with_verification(windows(1)[0], rows=1, api_count=2)
     saved = store.save(checkpoint)
@@ -131,7 +131,7 @@ def test_save_then_load_round_trips(tmp_path: Path):
 
 def test_list_returns_every_log_and_ignores_temps(tmp_path: Path):
     """Checkpoints are listed by log name; a stale temp file is not a checkpoint."""
-    store = CheckpointStore(tmp_path)
+    store = JsonCheckpointStore(tmp_path)
     store.save(LogCheckpoint(log_id="2", log_name="b"))
     store.save(LogCheckpoint(log_id="1", log_name="a"))
     (tmp_path / "junk.json.tmp").write_text("{")
@@ -140,7 +140,7 @@ def test_list_returns_every_log_and_ignores_temps(tmp_path: Path):
 
 def test_file_names_are_safe_for_any_log_id(tmp_path: Path):
     """A hostile log id still names a file inside the state directory."""
-    store = CheckpointStore(tmp_path)
+    store = JsonCheckpointStore(tmp_path)
     store.save(LogCheckpoint(log_id="../../etc/passwd"))
     assert [path.parent for path in tmp_path.rglob("*.json")] == [tmp_path]
     assert store.load("../../etc/passwd").log_id == "../../etc/passwd"
@@ -148,7 +148,7 @@ def test_file_names_are_safe_for_any_log_id(tmp_path: Path):
 
 def test_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A crash before the rename leaves the previous checkpoint whole."""
-    store = CheckpointStore(tmp_path)
+    store = JsonCheckpointStore(tmp_path)
     store.save(committed(1))
 
     def fail(*args: object) -> None:
@@ -165,14 +165,14 @@ def test_state_root_that_is_a_file_is_a_storage_error(tmp_path: Path):
     """A file where the state directory should be is reported, not a traceback."""
     (tmp_path / "state").write_text("x")
     with pytest.raises(StorageError, match="state"):
-        CheckpointStore(tmp_path / "state").save(committed(1))
+        JsonCheckpointStore(tmp_path / "state").save(committed(1))
 
 
 def test_files_are_not_world_readable(tmp_path: Path):
     """The state directory and files carry no bits for others."""
     previous = os.umask(0o002)
     try:
-        store = CheckpointStore(tmp_path / "state")
+        store = JsonCheckpointStore(tmp_path / "state")
         store.save(committed(1))
     finally:
         os.umask(previous)
@@ -198,7 +198,7 @@ def test_files_are_not_world_readable(tmp_path: Path):
 )
 def test_corrupt_file_is_a_clear_storage_error(tmp_path: Path, content: str):
     """A damaged checkpoint names its file and what to do."""
-    store = CheckpointStore(tmp_path)
+    store = JsonCheckpointStore(tmp_path)
     store.path("L").write_text(content)
     with pytest.raises(StorageError, match=r"checkpoint .* is unreadable .* move it away"):
         store.load("L")
@@ -206,7 +206,7 @@ def test_corrupt_file_is_a_clear_storage_error(tmp_path: Path, content: str):
 
 def test_checkpoint_of_another_log_is_refused(tmp_path: Path):
     """A file renamed by hand to another log's name is not trusted."""
-    store = CheckpointStore(tmp_path)
+    store = JsonCheckpointStore(tmp_path)
     store.save(LogCheckpoint(log_id="A"))
     store.path("A").rename(store.path("B"))
     with pytest.raises(StorageError, match="belongs to log 'A'"):
@@ -215,7 +215,7 @@ def test_checkpoint_of_another_log_is_refused(tmp_path: Path):
 
 def test_file_is_plain_json(tmp_path: Path):
     """People and tools can read the file."""
-    store = CheckpointStore(tmp_path)
+    store = JsonCheckpointStore(tmp_path)
     store.save(committed(1))
     document = json.loads(store.path("L").read_text())
     assert document["committed"] == [[HOUR, 2 * HOUR]]
@@ -223,13 +223,13 @@ def test_file_is_plain_json(tmp_path: Path):
 
 def test_a_second_holder_of_the_state_lock_is_refused(tmp_path):
     """Two processes on one output would undo each other's work: the second is told so."""
-    store = CheckpointStore(str(tmp_path / "_state"))
+    store = JsonCheckpointStore(str(tmp_path / "_state"))
     script = (
         "import sys\n"
-        "from log_ingestion.state import CheckpointStore\n"
+        "from log_ingestion.state import JsonCheckpointStore\n"
         "from log_ingestion.errors import StorageError\n"
         "try:\n"
-        "    with CheckpointStore(sys.argv[1]).exclusive():\n"
+        "    with JsonCheckpointStore(sys.argv[1]).exclusive():\n"
         "        print('acquired')\n"
         "except StorageError as exc:\n"
         "    print(exc)\n"

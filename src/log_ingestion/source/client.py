@@ -1,13 +1,12 @@
-"""The Log Search REST client: auth, queries, polling, pages, retries, rate limits.
+"""The Log Search protocol: auth, queries, polling, pages, link trust, retries, rate limits.
 
-Every request goes out through `_send_once`, the one seam to the network. HTTP and
-transport failures are translated there, once, into the package's error types; retries
-are decided by type (`RetryableError`) and honour `Retry-After`.
+Every request goes out through `_send_once`, the one seam to the network; what a response
+means (a body, or an error of the package's types) is decided in `responses`. Retries are
+decided by type (`RetryableError`) and honour `Retry-After`.
 """
 
 from __future__ import annotations
 
-import json
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -16,48 +15,28 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-import orjson
 import stamina
 import structlog
 from pydantic import SecretStr
 
 from log_ingestion import __version__
 from log_ingestion.config import is_loopback_host
-from log_ingestion.errors import (
-    ApiError,
-    AuthError,
-    BadRequestError,
-    NotFoundError,
-    RetryableError,
-)
+from log_ingestion.errors import ApiError, QueryTimeoutError, RetryableError
 from log_ingestion.logging import get_logger, new_request_id
 from log_ingestion.models import EventPage, LogInfo, Window
 from log_ingestion.source.pages import (
     Body,
-    decode_query_body,
     events_of,
     find_link,
     is_running,
     statistics_count,
-    without_lone_surrogates,
 )
-from log_ingestion.source.ratelimit import RateLimiter, reset_delay
+from log_ingestion.source.ratelimit import RateLimiter
+from log_ingestion.source.responses import body_of, path_of, transport_error
 
 ALL_EVENTS = "where(/.*/)"
-QUERY_KINDS = frozenset({"start", "poll", "next"})
 MAX_EMPTY_PAGES = 100  # a Next chain of empty pages this long is a server loop, not data
 RAPID7_HOSTS = (".rest.logs.insight.rapid7.com", ".api.insight.rapid7.com", "rest.logentries.com")
-
-
-class QueryTimeoutError(ApiError):
-    """A query kept running past the bounded wait."""
-
-
-class QueryRejectedError(BadRequestError):
-    """400 and other 4xx: the API refused the query or its range. Retrying cannot help and
-    the usual cause is RAPID7_QUERY, so it exits like a configuration error."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,137 +63,6 @@ class RequestRecord:
 
 
 RequestHook = Callable[[RequestRecord], None]
-
-
-def _path_of(url: str) -> str:
-    """A URL without its query string, for messages (hrefs can be long)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
-def _server_message(response: httpx.Response) -> str:
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return ""
-    if isinstance(body, Mapping):
-        messages = body.get("messages")
-        if isinstance(messages, list) and messages:
-            return "; ".join(str(message) for message in messages)
-        return str(body.get("message", ""))
-    return ""
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is not None:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-    return reset_delay(response.headers.get("x-ratelimit-reset"))
-
-
-def _raise_for_status(response: httpx.Response, kind: str) -> None:
-    status = response.status_code
-    url = _path_of(str(response.request.url))
-    if status == 408:
-        raise RetryableError(
-            f"the {kind} request timed out at the server (408)", status=status, url=url
-        )
-    if status == 429:
-        raise RetryableError(
-            "rate limited by the API (429)",
-            status=status,
-            url=url,
-            retry_after=_retry_after(response),
-        )
-    if status >= 500:
-        proxy = "an HTML error page, probably from a proxy, " if _is_html(response) else ""
-        raise RetryableError(
-            f"the API answered {proxy}{status} to a {kind} request", status=status, url=url
-        )
-    if status == 401:
-        raise AuthError(
-            "the API key was rejected (401 Unauthorized): check RAPID7_API_KEY and that the "
-            "key belongs to this region (RAPID7_REGION or RAPID7_API_ENDPOINT)",
-            status=status,
-            url=url,
-        )
-    if status == 403:
-        raise AuthError(
-            f"the API key has no rights for {urlsplit(url).path} (403 Forbidden): use a key "
-            "with read access to this log",
-            status=status,
-            url=url,
-        )
-    if status == 404 and kind in ("poll", "next"):
-        raise NotFoundError(
-            f"the running query is gone (404 on a {kind} link); the window is queried again",
-            status=status,
-            url=url,
-            kind=kind,
-        )
-    if status == 404:
-        raise NotFoundError(
-            f"not found (404): {urlsplit(url).path}; list the logs this key can see with "
-            "`log-ingestion logs` and fix RAPID7_LOG_IDS",
-            status=status,
-            url=url,
-            kind=kind,
-        )
-    if status >= 400:
-        detail = _server_message(response) or "no reason given"
-        raise QueryRejectedError(
-            f"the API rejected the {kind} request ({status}): {detail}; check RAPID7_QUERY and the range",
-            status=status,
-            url=url,
-        )
-    if status not in (200, 202):
-        raise ApiError(f"unexpected status {status} from {url}", status=status, url=url)
-
-
-def _is_html(response: httpx.Response) -> bool:
-    return "html" in response.headers.get("content-type", "").lower()
-
-
-def _decode(response: httpx.Response, kind: str) -> Body:
-    url = _path_of(str(response.request.url))
-    content_type = response.headers.get("content-type", "").lower()
-    if "json" not in content_type:
-        raise RetryableError(
-            f"expected JSON from a {kind} request but got {content_type or 'no content type'}",
-            status=response.status_code,
-            url=url,
-        )
-    body = decode_query_body(response.content) if kind in QUERY_KINDS else None
-    if body is not None:
-        return body
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        body = _lenient_json(response.content)
-        if body is None:
-            raise RetryableError(
-                f"the {kind} response was truncated or is not valid JSON",
-                status=response.status_code,
-                url=url,
-            ) from None
-    if not isinstance(body, dict):
-        raise RetryableError(f"the {kind} response is not a JSON object", url=url)
-    return body
-
-
-def _lenient_json(content: bytes) -> Any:
-    """A body orjson refuses only for an escaped lone surrogate (`"\\ud83d"`, a message cut
-    mid-emoji by the server) is valid JSON: read it with the stdlib and replace each lone
-    surrogate with U+FFFD, since Parquet strings must be UTF-8. Without this, one such
-    event failed its whole window on every retry. None when the body really is broken."""
-    try:
-        body = json.loads(content)
-    except ValueError:
-        return None
-    return without_lone_surrogates(body)
 
 
 def _log_info(raw: Mapping[str, Any]) -> LogInfo:
@@ -305,7 +153,7 @@ class LogSearchClient:
                 return
             if href in fetched:
                 raise ApiError(
-                    "a Next link points back to a page already fetched", url=_path_of(href)
+                    "a Next link points back to a page already fetched", url=path_of(href)
                 )
             fetched.add(href)
             body = self._await(self._send("GET", self._trusted(href, "Next"), kind="next"))
@@ -408,22 +256,14 @@ class LogSearchClient:
                 response = self._http.request(
                     method, url, params=params, headers={"x-request-id": request_id}
                 )
-            except httpx.TimeoutException:
-                raise RetryableError(
-                    f"a {kind} request timed out after {self._options.request_timeout:g}s",
-                    url=_path_of(url),
-                ) from None
             except httpx.TransportError as exc:
-                raise RetryableError(
-                    f"a {kind} request failed: {type(exc).__name__}", url=_path_of(url)
-                ) from None
+                raise transport_error(exc, kind, url, self._options.request_timeout) from None
             status = response.status_code
             self._limiter.observe(
                 response.headers.get("x-ratelimit-remaining"),
                 response.headers.get("x-ratelimit-reset"),
             )
-            _raise_for_status(response, kind)
-            body = _decode(response, kind)
+            body = body_of(response, kind)
             if status == 202 and find_link(body, "self") is None:
                 # "accepted, not finished" with nothing to poll: reading it as a finished,
                 # empty page would commit an empty window

@@ -57,14 +57,16 @@ def timestamp_reference(text: str) -> int | None:
         moment = dt.datetime(year + 400 * cycles, month, day, hour, minute, second, tzinfo=dt.UTC)
     except ValueError:
         return None
+    offset_ms = 0
     if zone.group(2):
         offset_hours, offset_minutes = int(zone.group(3)), int(zone.group(4))
         if offset_hours > 23 or offset_minutes > 59:
             return None
         sign = 1 if zone.group(2) == "+" else -1
-        moment -= sign * dt.timedelta(hours=offset_hours, minutes=offset_minutes)
+        offset_ms = sign * (offset_hours * 60 + offset_minutes) * 60_000
     millis = int((stamp.group(7) or ".0")[1:4].ljust(3, "0"))
-    epoch_ms = int(moment.timestamp()) * 1000 + millis
+    # the offset is applied in milliseconds: on a datetime, 0001-01-01T00:00+01:00 overflows
+    epoch_ms = int(moment.timestamp()) * 1000 + millis - offset_ms
     return epoch_ms - cycles * CYCLE_DAYS * 86_400_000
 
 

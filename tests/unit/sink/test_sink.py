@@ -17,9 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from log_ingestion.config import COMPRESSIONS
 from log_ingestion.errors import ConfigError, StorageError
 from log_ingestion.models import Window
-from log_ingestion.sink import COMPRESSIONS, CommitResult, ParquetSink, WindowWriter, open_dataset
+from log_ingestion.sink import ParquetSink, Published, WindowWriter, open_dataset
 from log_ingestion.sink.storage import Storage, translated
 
 HOUR = 3_600_000
@@ -56,14 +57,14 @@ def spread(window: Window, count: int) -> list[int]:
     return [window.start_ms + i * step for i in range(count)]
 
 
-def publish(sink: ParquetSink, window: Window, *batches: pa.Table) -> CommitResult:
-    writer = sink.open_window(TABLE, window)
+def publish(sink: ParquetSink, window: Window, *batches: pa.Table) -> Published:
+    writer = sink.stage(TABLE, window)
     for rows in batches:
         writer.write(rows)
     return writer.commit()
 
 
-def write_and_commit(writer: WindowWriter, rows: pa.Table) -> CommitResult:
+def write_and_commit(writer: WindowWriter, rows: pa.Table) -> Published:
     writer.write(rows)
     return writer.commit()
 
@@ -143,7 +144,7 @@ def test_window_crossing_midnight_lands_in_two_partitions(tmp_path: Path, sink: 
 
 def test_row_groups_are_sized_by_rows_not_by_batches(tmp_path: Path, sink: ParquetSink):
     """Ten batches of one row make row groups of four, in one file."""
-    writer = sink.open_window(TABLE, WINDOW)
+    writer = sink.stage(TABLE, WINDOW)
     for timestamp in spread(WINDOW, 10):
         writer.write(batch([timestamp]))
     (path,) = writer.commit().files
@@ -207,13 +208,13 @@ def test_smaller_window_inside_a_file_of_a_larger_grid_is_refused(
 def test_empty_commit_replaces_with_nothing(tmp_path: Path, sink: ParquetSink):
     """A window that now has no events loses its old rows."""
     publish(sink, WINDOW, batch(spread(WINDOW, 2)))
-    assert CommitResult((), 0, 0, 1) == publish(sink, WINDOW)
+    assert Published((), 0, 0, 1) == publish(sink, WINDOW)
     assert messages(tmp_path) == []
 
 
 def test_abort_leaves_nothing(tmp_path: Path, sink: ParquetSink):
     """Aborting after row groups were flushed removes the temps; nothing is published."""
-    writer = sink.open_window(TABLE, WINDOW)
+    writer = sink.stage(TABLE, WINDOW)
     writer.write(batch(spread(WINDOW, 9)))
     assert staged(tmp_path)
     writer.abort()
@@ -224,7 +225,7 @@ def test_leaving_the_context_without_commit_aborts(tmp_path: Path, sink: Parquet
     """A writer used in `with` drops its temps on an exception."""
 
     def write_then_fail() -> None:
-        with sink.open_window(TABLE, WINDOW) as writer:
+        with sink.stage(TABLE, WINDOW) as writer:
             writer.write(batch(spread(WINDOW, 9)))
             raise KeyError("boom")
 
@@ -236,7 +237,7 @@ def test_leaving_the_context_without_commit_aborts(tmp_path: Path, sink: Parquet
 def test_temps_are_invisible_to_readers_before_commit(tmp_path: Path, sink: ParquetSink):
     """Flushed row groups sit in `_staging`, which no reader globs or lists."""
     publish(sink, WINDOW, batch(spread(WINDOW, 1), prefix="old"))
-    writer = sink.open_window(TABLE, WINDOW)
+    writer = sink.stage(TABLE, WINDOW)
     writer.write(batch(spread(WINDOW, 9), prefix="new"))
     assert staged(tmp_path)
     assert [row[0][:3] for row in duckdb_rows(tmp_path, "SELECT message FROM t")] == ["old"]
@@ -246,7 +247,7 @@ def test_temps_are_invisible_to_readers_before_commit(tmp_path: Path, sink: Parq
 
 def test_writer_refuses_use_after_commit(sink: ParquetSink):
     """A committed writer is finished."""
-    writer = sink.open_window(TABLE, WINDOW)
+    writer = sink.stage(TABLE, WINDOW)
     writer.commit()
     with pytest.raises(RuntimeError, match="committed"):
         writer.write(batch([WINDOW.start_ms]))
@@ -254,7 +255,7 @@ def test_writer_refuses_use_after_commit(sink: ParquetSink):
 
 def test_rows_outside_the_window_are_refused(sink: ParquetSink):
     """A row outside its window would survive the window's replacement."""
-    writer = sink.open_window(TABLE, WINDOW)
+    writer = sink.stage(TABLE, WINDOW)
     with pytest.raises(ValueError, match="outside the window"):
         writer.write(batch([WINDOW.end_ms]))
 
@@ -281,7 +282,7 @@ def test_column_named_like_the_partition_is_kept_under_another_name(
 def test_unsafe_table_names_are_refused(sink: ParquetSink, table: str):
     """A table is one visible path component made by table_dir_name()."""
     with pytest.raises(ValueError, match="unsafe table"):
-        sink.open_window(table, WINDOW)
+        sink.stage(table, WINDOW)
 
 
 @pytest.mark.parametrize("compression", COMPRESSIONS)
@@ -361,7 +362,7 @@ def test_integers_a_double_would_round_meet_floats_as_exact_text(
 def test_a_cast_that_fails_is_a_storage_error_not_an_arrow_one(tmp_path: Path, sink: ParquetSink):
     """Should unification ever pick a type a batch cannot be cast to, the run is told so."""
     times = spread(WINDOW, 2)
-    writer = sink.open_window(TABLE, WINDOW)
+    writer = sink.stage(TABLE, WINDOW)
     writer.write(batch(times[:1], x=pa.array(["a"], pa.string())))
     with pytest.raises(StorageError, match=r"cannot store column 'x' of type list"):
         writer.write(batch(times[1:], x=pa.array([["b"]], pa.list_(pa.string()))))
@@ -478,7 +479,7 @@ def test_crash_at_every_step_leaves_old_or_new_after_recover(
         if had_old:
             publish(sink, ACROSS_MIDNIGHT, batch(spread(ACROSS_MIDNIGHT, 6), prefix="old"))
         killer = kill_at(step)
-        writer = sink.open_window(TABLE, ACROSS_MIDNIGHT)
+        writer = sink.stage(TABLE, ACROSS_MIDNIGHT)
         try:
             writer.write(batch(spread(ACROSS_MIDNIGHT, 10), prefix="new"))
             writer.commit()
@@ -501,7 +502,7 @@ def test_crash_at_every_step_leaves_old_or_new_after_recover(
 
 def test_recover_removes_stale_temps(tmp_path: Path, sink: ParquetSink):
     """Temps of a window that never committed are removed, in every table."""
-    writer = sink.open_window(TABLE, WINDOW)
+    writer = sink.stage(TABLE, WINDOW)
     writer.write(batch(spread(WINDOW, 9)))
     report = ParquetSink(str(tmp_path)).recover()
     assert (report.stale, staged(tmp_path)) == (1, [])
@@ -649,7 +650,7 @@ def test_disk_full_is_a_storage_error_and_leaves_nothing(
         return pa.PythonFile(FullDisk(), mode="w")
 
     monkeypatch.setattr(Storage, "open_output", open_on_full_disk)
-    writer = sink.open_window(TABLE, WINDOW)
+    writer = sink.stage(TABLE, WINDOW)
     with pytest.raises(StorageError, match=r"_staging.*disk is full|disk is full.*_staging"):
         write_and_commit(writer, batch(spread(WINDOW, rows)))
     writer.abort()
@@ -663,7 +664,7 @@ def test_root_that_is_a_file_is_a_storage_error(tmp_path: Path):
     sink = ParquetSink(str(root))
     with pytest.raises(StorageError, match=r"out is a file"):
         sink.recover()
-    writer = sink.open_window(TABLE, WINDOW)
+    writer = sink.stage(TABLE, WINDOW)
     with pytest.raises(StorageError, match="a file stands where a directory is needed"):
         write_and_commit(writer, batch(spread(WINDOW, 9)))
 

@@ -1,4 +1,4 @@
-"""Window planning and the window filter."""
+"""The window filter: each event of a window once, and only the window's own events."""
 
 import itertools
 
@@ -6,9 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from log_ingestion.models import EventPage, Window
-from log_ingestion.plan import WindowFilter, grid_windows, plan_tasks
-
-HOUR = 3_600_000
+from log_ingestion.pipeline.dedup import WindowFilter
 
 
 def page(*keys: tuple[int, int]) -> EventPage:
@@ -19,63 +17,6 @@ def page(*keys: tuple[int, int]) -> EventPage:
         messages=[f"m{seq}" for _, seq in keys],
         labels=[[] for _ in keys],
     )
-
-
-def test_grid_widens_the_range_to_whole_windows():
-    """10:17..11:05 on an hourly grid is 10:00..12:00."""
-    windows = grid_windows(10 * HOUR + 17, 11 * HOUR + 5, HOUR)
-    assert windows == [Window(10 * HOUR, 11 * HOUR), Window(11 * HOUR, 12 * HOUR)]
-
-
-def test_grid_of_empty_range_is_empty():
-    """No range, no windows."""
-    assert grid_windows(5, 5, HOUR) == []
-
-
-@given(st.integers(0, 10**13), st.integers(1, 10**9), st.integers(10**6, 10**8))
-def test_grid_covers_range_without_gaps(start, length, window_ms):
-    """Windows are contiguous, aligned, and cover the range."""
-    windows = grid_windows(start, start + length, window_ms)
-    assert windows[0].start_ms <= start
-    assert windows[-1].end_ms >= start + length
-    assert all(a.end_ms == b.start_ms for a, b in itertools.pairwise(windows))
-    assert all(w.start_ms % window_ms == 0 for w in windows)
-
-
-def test_committed_closed_windows_are_skipped():
-    """A rerun of a committed range asks for nothing."""
-    windows = grid_windows(0, 3 * HOUR, HOUR)
-    tasks = plan_tasks(windows, now_ms=10 * HOUR, lag_ms=0, is_committed={windows[1]})
-    assert [t.window for t in tasks] == [windows[0], windows[2]]
-
-
-def test_rescan_includes_committed_windows():
-    """--rescan ingests committed windows again."""
-    windows = grid_windows(0, 2 * HOUR, HOUR)
-    tasks = plan_tasks(windows, now_ms=10 * HOUR, lag_ms=0, is_committed=set(windows), rescan=True)
-    assert len(tasks) == 2
-
-
-def test_open_window_is_queried_up_to_now_and_not_closed():
-    """The window still receiving events is published but not committed."""
-    windows = grid_windows(0, 2 * HOUR, HOUR)
-    tasks = plan_tasks(windows, now_ms=HOUR + 60_000, lag_ms=0)
-    assert tasks[-1].closed is False
-    assert tasks[-1].query == Window(HOUR, HOUR + 60_000)
-    assert tasks[0].closed is True
-
-
-def test_window_within_lag_is_open():
-    """A window that ended less than the lag ago may still receive late events."""
-    windows = grid_windows(0, HOUR, HOUR)
-    tasks = plan_tasks(windows, now_ms=HOUR + 1_000, lag_ms=5_000)
-    assert tasks[0].closed is False
-
-
-def test_future_windows_are_not_planned():
-    """Nothing is asked of windows that have not started."""
-    windows = grid_windows(0, 5 * HOUR, HOUR)
-    assert len(plan_tasks(windows, now_ms=HOUR // 2, lag_ms=0)) == 1
 
 
 def test_filter_drops_events_outside_the_window():

@@ -1,8 +1,4 @@
-"""Pure planning: which grid windows a run must ingest, and what to do with edge events.
-
-Windows lie on a fixed grid (multiples of the window size since the epoch), so any
-range maps to the same windows every time, and a window's files can be replaced whole.
-"""
+"""Deduplication: keep each event of a window once, and only the window's own events."""
 
 from __future__ import annotations
 
@@ -12,48 +8,6 @@ from dataclasses import dataclass
 from log_ingestion.models import EventPage, Window
 
 Key = tuple[int, int, str]  # (timestamp, sequence_number, log_id)
-
-
-def grid_windows(start_ms: int, end_ms: int, window_ms: int) -> list[Window]:
-    """The grid windows that cover `[start_ms, end_ms)`, widened to whole windows."""
-    if end_ms <= start_ms:
-        return []
-    first = start_ms // window_ms * window_ms
-    return [Window(start, start + window_ms) for start in range(first, end_ms, window_ms)]
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """One window to ingest: the grid window, the range to query, and whether it can commit.
-
-    A window that has not closed yet (its end is later than now minus the lag) is queried
-    up to now and published, but not committed: the next run ingests it again, whole.
-    """
-
-    window: Window
-    query: Window
-    closed: bool
-
-
-def plan_tasks(
-    windows: list[Window],
-    *,
-    now_ms: int,
-    lag_ms: int,
-    is_committed: set[Window] | None = None,
-    rescan: bool = False,
-) -> list[Task]:
-    committed = is_committed or set()
-    tasks = []
-    for window in windows:
-        if window.start_ms >= now_ms:
-            break
-        closed = window.end_ms <= now_ms - lag_ms
-        if closed and window in committed and not rescan:
-            continue
-        query = window if closed else Window(window.start_ms, min(window.end_ms, now_ms))
-        tasks.append(Task(window, query, closed))
-    return tasks
 
 
 class WindowFilter:

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from log_ingestion.prefetch import prefetch
+from log_ingestion.pipeline.overlap import prefetch
 
 
 def test_items_arrive_in_order():

@@ -1,0 +1,173 @@
+"""A run as a user asks for it: the logs chosen, each planned from its checkpoint, the
+pipeline run once, or again for every follow cycle until stopped."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import nullcontext
+from dataclasses import replace
+
+from log_ingestion import metrics, process
+from log_ingestion.config import Settings
+from log_ingestion.errors import ConfigError, LogIngestionError, StopRequestedError
+from log_ingestion.logging import get_logger
+from log_ingestion.models import LogInfo
+from log_ingestion.pipeline import LogPlan, RunSummary
+from log_ingestion.progress import TerminalProgress
+from log_ingestion.schedule import Request, follow_cycle, plan
+from log_ingestion.sink import table_dir_name
+from log_ingestion.source import LogSearchClient
+from log_ingestion.state import CheckpointStore
+from log_ingestion.stats import Counts
+from log_ingestion.timeparse import now_ms
+from log_ingestion.wiring import Pieces, assemble
+
+
+def resolve_logs(client: LogSearchClient, wanted: list[str]) -> list[LogInfo]:
+    """The logs named by id or name (case-insensitive); every log when none are named."""
+    available = client.list_logs()
+    if not wanted:
+        return available
+    by_key = {log.id.lower(): log for log in available} | {
+        log.name.lower(): log for log in available
+    }
+    chosen, unknown = [], []
+    for name in wanted:
+        log = by_key.get(name.lower())
+        if log is None:
+            unknown.append(name)
+        elif log not in chosen:
+            chosen.append(log)
+    if unknown:
+        raise ConfigError(
+            f"RAPID7_LOG_IDS: unknown log(s) {', '.join(unknown)}; "
+            "`log-ingestion logs` lists the logs this key can see"
+        )
+    return chosen
+
+
+def log_plan(
+    store: CheckpointStore, log: LogInfo, request: Request, *, now: int, window_ms: int
+) -> LogPlan:
+    """A log's checkpoint (its table and grid fixed and saved on its first run) and tasks."""
+    checkpoint = store.load(log.id)
+    if not checkpoint.table:
+        # saved before anything is published: the table's grid is fixed from its first
+        # file on, even when a run only publishes open windows and commits none
+        checkpoint = store.save(
+            checkpoint.started(log.name, table_dir_name(log.name, log.id), window_ms)
+        )
+    tasks = plan(checkpoint, request, now_ms=now)
+    return LogPlan(log, checkpoint, tasks, len(tasks))
+
+
+def run_once(pieces: Pieces, logs: list[LogInfo], request: Request) -> RunSummary:
+    """Ingest `request` for every log: finish what a crash left, plan, run."""
+    recovered = pieces.sink.recover()
+    if recovered.journals or recovered.stale or recovered.missing:
+        # a crash or a kill left work behind: say what was finished or cleaned
+        get_logger().warning(
+            "sink.recovered",
+            journals=recovered.journals,
+            moved=recovered.moved,
+            deleted=recovered.deleted,
+            undone=recovered.undone,
+            stale_temps=recovered.stale,
+            missing=list(recovered.missing),
+        )
+    now = now_ms(pieces.clock)
+    window_ms = pieces.settings.window_ms
+    plans = [log_plan(pieces.store, log, request, now=now, window_ms=window_ms) for log in logs]
+    return pieces.pipeline.run(plans)
+
+
+def follow(pieces: Pieces, logs: list[LogInfo], request: Request) -> RunSummary:
+    """Ingest closed windows as they close, until stopped; `request.start_ms` (if given)
+    applies to the first cycle, later ones resume from the checkpoints."""
+    settings, stop = pieces.settings, pieces.stop
+    # a table keeps the grid of its first run: follow the widest grid in use, so no cycle
+    # wakes before its windows can close
+    window_ms = max([settings.window_ms, *(pieces.store.load(log.id).window_ms for log in logs)])
+    summary = RunSummary()
+    while not stop.is_set():
+        cycle = follow_cycle(
+            now_ms(pieces.clock),
+            window_ms=window_ms,
+            lag_ms=request.lag_ms,
+            rescan_windows=settings.follow_rescan,
+        )
+        request = replace(request, end_ms=cycle.end_ms, rescan_from_ms=cycle.rescan_from_ms)
+        done = run_once(pieces, logs, request)
+        request = replace(request, start_ms=None)
+        summary += done
+        wait_s = max(0.0, (cycle.due_ms - now_ms(pieces.clock)) / 1000)
+        get_logger().info("follow.sleep", rows=done.counts.rows, next_window_due_in_s=wait_s)
+        stop.wait(wait_s)
+    return replace(summary, interrupted=True)
+
+
+def execute(
+    settings: Settings,
+    request: Request,
+    *,
+    follow_mode: bool = False,
+    progress: TerminalProgress | None = None,
+) -> RunSummary:
+    """A whole run as the CLI starts it; it ends in one `run.done` (or `run.failed`) line
+    and the run metrics, whatever happens."""
+    process.tune_garbage_collector()
+    process.choose_memory_pool(settings.arrow_default_memory_pool)
+    began = time.monotonic()
+    with metrics.counting_requests() as requests:
+        try:
+            summary = _run(settings, request, follow_mode=follow_mode, progress=progress)
+        except LogIngestionError as exc:
+            _failed(exc, time.monotonic() - began, requests.counts())
+            raise
+    outcome = "failed" if summary.failed else ("interrupted" if summary.interrupted else "ok")
+    metrics.run_finished(outcome)
+    counts = summary.counts
+    get_logger().log(
+        logging.WARNING if summary.failed else logging.INFO,
+        "run.done",
+        outcome=outcome,
+        logs=len(summary.logs),
+        failed_logs=len(summary.failed),
+        events=counts.rows,
+        count_mismatches=counts.mismatches,
+        **counts.with_requests_of(requests.counts()).fields(),
+        seconds=round(time.monotonic() - began, 3),
+    )
+    return summary
+
+
+def _failed(error: LogIngestionError, seconds: float, requests: Counts) -> None:
+    outcome = "interrupted" if isinstance(error, StopRequestedError) else "failed"
+    metrics.run_finished(outcome)
+    get_logger().error(
+        "run.failed",
+        outcome=outcome,
+        error=str(error),
+        error_type=type(error).__name__,
+        seconds=round(seconds, 3),
+        **requests.fields(),
+    )
+
+
+def _run(
+    settings: Settings, request: Request, *, follow_mode: bool, progress: TerminalProgress | None
+) -> RunSummary:
+    with assemble(settings, process.STOP, progress=progress) as pieces:
+        chosen = resolve_logs(pieces.client, settings.rapid7_log_ids)
+        get_logger().info(
+            "run.start",
+            logs=len(chosen),
+            start=request.start_ms,
+            end=request.end_ms,
+            follow=follow_mode,
+        )
+        with progress or nullcontext():
+            if follow_mode:
+                return follow(pieces, chosen, request)
+            return run_once(pieces, chosen, request)

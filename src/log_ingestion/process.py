@@ -1,0 +1,82 @@
+"""Process set-up: signal handlers first, then the garbage collector and Arrow's allocator.
+
+`install_signal_handlers` runs first thing in `main()`, before the heavy imports, so a
+SIGTERM sent right after a start (systemd and Kubernetes do) is a graceful stop, never
+the default death by signal.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from log_ingestion.errors import ConfigError
+
+SECOND_SIGNAL_EXIT = 130
+STOP = threading.Event()  # set by the first SIGINT/SIGTERM; every part of a run watches it
+
+
+def install_signal_handlers(stop: threading.Event = STOP) -> None:
+    """First SIGINT/SIGTERM: set `stop`, so work ends cleanly. Second: leave at once (130).
+
+    Leaving at once is safe: rows are committed whole (a journal the next run completes,
+    or a Delta commit), and a checkpoint only moves after its rows.
+    """
+
+    def handle(signum: int, _: FrameType | None) -> None:
+        if stop.is_set():
+            sys.stderr.write("second signal: exiting now\n")
+            os._exit(SECOND_SIGNAL_EXIT)
+        stop.set()
+        from log_ingestion.logging import get_logger
+
+        get_logger().warning("shutdown.requested", signal=signal.Signals(signum).name)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handle)
+
+
+def tune_garbage_collector() -> None:
+    """Collect cycles less often during a run: ingestion allocates millions of short-lived,
+    acyclic objects (events, strings), which the default thresholds scan for nothing
+    (about 14% of the offline pipeline's time). Objects alive at start (the imported
+    modules) are frozen out of every collection."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
+MEMORY_POOLS = ("jemalloc", "mimalloc", "system")
+
+
+def choose_memory_pool(name: str | None = None) -> str:
+    """Arrow buffers from the pool `name` (ARROW_DEFAULT_MEMORY_POOL), else from jemalloc,
+    else from the system allocator where this pyarrow has no jemalloc.
+
+    The wheels' default, mimalloc, holds more memory at peak when batches are built in one
+    thread and freed in another, as the pipeline does. Arrow reads the variable itself only
+    from the process environment and only for its internal buffers; a value from `.env` is
+    applied here. Returns the pool in use.
+    """
+    import pyarrow as pa
+
+    pools = {
+        "jemalloc": pa.jemalloc_memory_pool,
+        "mimalloc": pa.mimalloc_memory_pool,
+        "system": pa.system_memory_pool,
+    }
+    try:
+        pa.set_memory_pool(pools[name or "jemalloc"]())
+    except NotImplementedError:
+        if name is not None:
+            others = ", ".join(pool for pool in MEMORY_POOLS if pool != name)
+            raise ConfigError(
+                f"ARROW_DEFAULT_MEMORY_POOL: this pyarrow has no {name}; choose {others}"
+            ) from None
+        pa.set_memory_pool(pa.system_memory_pool())
+    backend: str = pa.default_memory_pool().backend_name
+    return backend

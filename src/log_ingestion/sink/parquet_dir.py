@@ -1,0 +1,293 @@
+"""The Parquet folder sink: Hive-partitioned files, published a window at a time.
+
+    sink = ParquetSink(root, store=JsonCheckpointStore(state_dir))
+    sink.recover()                            # at start: finish or roll back publishes
+    staged = sink.stage(table, window)        # nothing visible yet
+    staged.write(rows)                        # any number of times
+    staged.commit(checkpoint)                 # files, then the checkpoint
+    staged.abort()                            # instead of commit; never raises
+
+Writers of different tables, or different windows, may run in threads at once; one
+process holds the folder (`exclusive`). Layout, schema rules and the publish protocol
+are in `docs/arch/parquet-publish.md`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import threading
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from log_ingestion.config import COMPRESSIONS
+from log_ingestion.errors import ConfigError, StorageError
+from log_ingestion.models import Window
+from log_ingestion.sink import journal
+from log_ingestion.sink.files import DEFAULT_LEVELS, DayFiles, FileOptions, TempFile, split_by_day
+from log_ingestion.sink.journal import Outcome
+from log_ingestion.sink.naming import (
+    STAGING_DIR,
+    check_table,
+    data_file,
+    join,
+    new_token,
+    partition_dir,
+    temp_file,
+)
+from log_ingestion.sink.publish import Publication, Published
+from log_ingestion.sink.schema import with_event_timestamp, without_partition_key
+from log_ingestion.sink.storage import Storage, storage_error
+
+if TYPE_CHECKING:
+    from log_ingestion.state import CheckpointStore, LogCheckpoint
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    """What `recover()` found and did.
+
+    `journals` interrupted publishes were finished (or rolled back: `undone` files); `stale`
+    temp files of unpublished windows were removed. `missing` lists files a journal expected
+    but nobody had: something deleted temps by hand, and those windows need a rescan.
+    """
+
+    journals: int = 0
+    moved: int = 0
+    deleted: int = 0
+    undone: int = 0
+    stale: int = 0
+    missing: tuple[str, ...] = ()
+
+
+class ParquetSink:
+    """Writes windows of rows as Hive-partitioned Parquet under `root`; see the module doc.
+
+    `store` saves each commit's checkpoint once the window's files are published; without
+    one, commits publish rows only.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        *,
+        store: CheckpointStore | None = None,
+        compression: str = "snappy",
+        row_group_rows: int = 128_000,
+        filesystem: pafs.FileSystem | None = None,
+        compression_level: int | None = None,
+    ) -> None:
+        if compression.lower() not in COMPRESSIONS:
+            raise ConfigError(
+                f"compression {compression!r}: choose one of {', '.join(COMPRESSIONS)}"
+            )
+        if row_group_rows < 1:
+            raise ConfigError(f"row_group_rows must be at least 1, not {row_group_rows}")
+        filesystem, self.root = _resolve_root(root, filesystem)
+        self.storage = Storage(filesystem)
+        self.store = store
+        codec = compression.lower()
+        level = DEFAULT_LEVELS.get(codec) if compression_level is None else compression_level
+        self._options = FileOptions(codec, row_group_rows, level)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def table_path(self, table: str) -> str:
+        return join(self.root, check_table(table))
+
+    def recover(self) -> RecoveryReport:
+        """Finish (or roll back) interrupted publishes and remove stale temps, in every table.
+
+        Call it at start, before any writer is open: temps of a writer still running would
+        be taken for stale.
+        """
+        self.ensure_root()
+        outcome, stale = Outcome(), 0
+        for info in self.storage.listing(self.root):
+            if info.type != pafs.FileType.Directory or info.base_name.startswith(("_", ".")):
+                continue
+            with self.lock(info.base_name):
+                for pending in journal.pending(self.storage, info.path):
+                    journal.apply(self.storage, info.path, pending, outcome)
+                stale += self._remove_staging_files(info.path)
+        return RecoveryReport(
+            journals=outcome.journals,
+            moved=outcome.moved,
+            deleted=outcome.deleted,
+            undone=outcome.undone,
+            stale=stale,
+            missing=tuple(outcome.missing),
+        )
+
+    def stage(self, table: str, window: Window) -> WindowWriter:
+        """A writer for one window of one table; nothing is visible until `commit()`."""
+        return WindowWriter(self, self.table_path(table), window, self._options)
+
+    def lock(self, table: str) -> threading.Lock:
+        """Serialises publishes within a table (the journal replay at commit reads them all)."""
+        with self._locks_guard:
+            return self._locks.setdefault(table.rsplit("/", 1)[-1], threading.Lock())
+
+    def ensure_root(self) -> None:
+        """Make the root folder, or refuse a file standing in its place."""
+        kind = self.storage.kind(self.root)
+        if kind == pafs.FileType.NotFound:
+            self.storage.make_dirs(self.root)
+        elif kind != pafs.FileType.Directory:
+            raise StorageError(
+                f"output directory {self.root} is a file: move it away or choose another output directory"
+            )
+
+    def _remove_staging_files(self, table_dir: str) -> int:
+        staging = join(table_dir, STAGING_DIR)
+        removed = sum(
+            self.storage.delete(info.path)
+            for info in self.storage.listing(staging)
+            if info.type == pafs.FileType.File
+        )
+        if removed:
+            self.storage.sync_dir(staging)
+        return removed
+
+
+def _resolve_root(root: str, filesystem: pafs.FileSystem | None) -> tuple[pafs.FileSystem, str]:
+    if not root:
+        raise ConfigError("the output directory is empty: give a path or a URI")
+    if filesystem is not None:
+        return filesystem, root.rstrip("/") or "/"
+    if "://" in root:
+        try:
+            filesystem, path = pafs.FileSystem.from_uri(root)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise ConfigError(f"output {root!r} is not a usable filesystem URI: {exc}") from exc
+        return filesystem, path.rstrip("/") or "/"
+    return pafs.LocalFileSystem(), os.path.abspath(root)
+
+
+_OPEN, _PUBLISHING, _COMMITTED, _ABORTED = "open", "publishing", "committed", "aborted"
+
+
+class WindowWriter:
+    """Collects one window's rows into temp files; `commit()` publishes, `abort()` drops.
+
+    Also a context manager that aborts on leaving unless committed.
+    """
+
+    def __init__(
+        self, sink: ParquetSink, table_dir: str, window: Window, options: FileOptions
+    ) -> None:
+        self.window = window
+        self.token = new_token()
+        self._sink = sink
+        self._storage = sink.storage
+        self._table_dir = table_dir
+        self._options = options
+        self._numbers = itertools.count()
+        self._days: dict[int, DayFiles] = {}
+        self._created: list[str] = []
+        self._state = _OPEN
+
+    def __enter__(self) -> WindowWriter:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.abort()
+
+    def write(self, batch: pa.Table) -> None:
+        """Add rows; each goes to the partition of its timestamp's UTC date."""
+        self._require_open("write")
+        if not batch.num_rows:
+            return
+        batch = without_partition_key(with_event_timestamp(batch, self.window))
+        try:
+            for day, rows in split_by_day(batch, self.window):
+                self._day(day).add(rows)
+        except (OSError, StorageError) as exc:
+            self.abort()
+            raise _as_storage_error(
+                exc, "write a temp file in", join(self._table_dir, STAGING_DIR)
+            ) from exc
+
+    def commit(self, checkpoint: LogCheckpoint | None = None) -> Published:
+        """Publish every row written, replacing the window's earlier files, all or nothing;
+        then save `checkpoint`, so it never describes rows that are not in place.
+
+        On a `StorageError` the window keeps its old files, unless the message says the
+        new ones are in place and the next `recover()` removes the old ones.
+        """
+        self._require_open("commit")
+        self._state = _PUBLISHING
+        temps = self._finished_temps()
+        publication = Publication(
+            self._storage, self._table_dir, self.window, self.token, self._discard
+        )
+        with self._sink.lock(self._table_dir):
+            published = publication.run(temps)
+        self._state = _COMMITTED
+        if checkpoint is not None and self._sink.store is not None:
+            self._sink.store.save(checkpoint)
+        return published
+
+    def abort(self) -> None:
+        """Drop the temps; nothing visible changes. Safe to call at any time, never raises.
+
+        Once a publish has begun its temps belong to the journal, which the next commit in
+        this table or `recover()` completes, so they are left alone.
+        """
+        if self._state == _OPEN:
+            self._discard()
+
+    def _require_open(self, action: str) -> None:
+        if self._state != _OPEN:
+            raise RuntimeError(f"cannot {action}: the writer of {self.window} is {self._state}")
+
+    def _day(self, day: int) -> DayFiles:
+        if day not in self._days:
+            self._days[day] = DayFiles(self._storage, self._options, lambda: self._next_names(day))
+        return self._days[day]
+
+    def _next_names(self, day: int) -> tuple[str, str, str]:
+        """(full temp path, temp relative to the table, final relative to the table)."""
+        if not self._created:
+            self._storage.make_dirs(join(self._table_dir, STAGING_DIR))
+        number = next(self._numbers)
+        temp = join(STAGING_DIR, temp_file(self.window, self.token, number))
+        final = join(partition_dir(day), data_file(self.window, self.token, number))
+        self._created.append(join(self._table_dir, temp))
+        return self._created[-1], temp, final
+
+    def _finished_temps(self) -> list[TempFile]:
+        """Every temp closed and synced, the staging folder too; on failure, none left."""
+        try:
+            temps = [temp for day in sorted(self._days) for temp in self._days[day].finish()]
+            for temp in temps:
+                self._storage.sync(join(self._table_dir, temp.temp))
+            if temps:
+                self._storage.sync_dir(join(self._table_dir, STAGING_DIR))
+        except Exception as exc:
+            self._discard()
+            if isinstance(exc, OSError | StorageError):
+                raise _as_storage_error(
+                    exc, "finish a temp file in", join(self._table_dir, STAGING_DIR)
+                ) from exc
+            raise
+        return temps
+
+    def _discard(self) -> None:
+        self._state = _ABORTED
+        for day in self._days.values():
+            day.close_quietly()
+        for path in self._created:
+            with contextlib.suppress(StorageError):  # recover() removes what is left
+                self._storage.delete(path)
+
+
+def _as_storage_error(exc: OSError | StorageError, action: str, path: str) -> StorageError:
+    return exc if isinstance(exc, StorageError) else storage_error(exc, action, path)

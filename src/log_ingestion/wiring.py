@@ -1,0 +1,135 @@
+"""The one place that turns settings into the pipeline's pieces: client, sink, state store."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from log_ingestion import metrics
+from log_ingestion.config import Settings
+from log_ingestion.errors import ConfigError, StopRequestedError
+from log_ingestion.pipeline import Observer, Pipeline, PipelineOptions, Progress
+from log_ingestion.schedule import Request
+from log_ingestion.sink import ParquetSink
+from log_ingestion.source import ClientOptions, LogSearchClient, RateLimiter
+from log_ingestion.state import JsonCheckpointStore
+from log_ingestion.timeparse import format_ms, now_ms, parse_time
+
+
+@dataclass(slots=True)
+class Pieces:
+    """What a run needs, built from one settings object."""
+
+    settings: Settings
+    client: LogSearchClient
+    sink: ParquetSink
+    store: JsonCheckpointStore
+    pipeline: Pipeline
+    stop: threading.Event
+    clock: Callable[[], float] = time.time
+
+
+def build_client(settings: Settings, stop: threading.Event) -> LogSearchClient:
+    """The API client; a stop wakes any of its waits (polls, backoffs, the rate limiter)."""
+
+    def wait(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise StopRequestedError("stopped while waiting for a query")
+
+    options = ClientOptions(
+        per_page=settings.per_page,
+        request_timeout=settings.request_timeout,
+        retry_attempts=settings.retry_attempts,
+        retry_wait_initial=settings.retry_wait_initial,
+        retry_wait_max=settings.retry_wait_max,
+        poll_interval=settings.poll_interval,
+        max_poll_wait=settings.max_poll_wait,
+        verify=_tls_verification(settings),
+        max_connections=settings.concurrency * 2 + 2,
+    )
+    return LogSearchClient(
+        settings.endpoint,
+        settings.rapid7_api_key or SecretStr(""),
+        options,
+        RateLimiter(settings.rate_limit, sleep=wait),
+        on_request=metrics.record_request,
+        wait=wait,
+    )
+
+
+def _tls_verification(settings: Settings) -> bool | ssl.SSLContext:
+    if not settings.rapid7_ca_bundle:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(settings.rapid7_ca_bundle))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"RAPID7_CA_BUNDLE: cannot load it ({exc})") from None
+
+
+def build_sink(settings: Settings) -> tuple[ParquetSink, JsonCheckpointStore]:
+    store = JsonCheckpointStore(settings.resolved_state_dir)
+    sink = ParquetSink(
+        settings.output_dir,
+        store=store,
+        compression=settings.parquet_compression,
+        compression_level=settings.parquet_compression_level,
+        row_group_rows=settings.row_group_rows,
+    )
+    return sink, store
+
+
+def pipeline_options(settings: Settings) -> PipelineOptions:
+    return PipelineOptions(
+        query=settings.rapid7_query,
+        batch_size=settings.batch_size,
+        concurrency=settings.concurrency,
+        verify_counts=settings.verify_counts,
+    )
+
+
+@contextmanager
+def assemble(
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Iterator[Pieces]:
+    """Every piece of a run, holding the output for this process until the block ends."""
+    client = build_client(settings, stop)
+    sink, store = build_sink(settings)
+    pipeline = Pipeline(
+        client, sink, pipeline_options(settings), stop=stop, observer=Observer(progress)
+    )
+    try:
+        sink.ensure_root()  # names an OUTPUT_DIR that is a file before the state lock trips on it
+        with store.exclusive():
+            yield Pieces(settings, client, sink, store, pipeline, stop, clock)
+    finally:
+        client.close()
+
+
+def build_request(
+    settings: Settings, from_: str | None, to: str, *, rescan: bool = False
+) -> Request:
+    """What `run --from --to [--rescan]` asks for, with START_TIME and FOLLOW_LAG."""
+    now = now_ms()
+    end_ms = parse_time(to, now_ms=now, option="--to")
+    start_ms = parse_time(from_, now_ms=now) if from_ else None
+    if start_ms is not None and start_ms >= end_ms:
+        raise ConfigError(
+            f"--from ({format_ms(start_ms)}) must be before --to ({format_ms(end_ms)})"
+        )
+    return Request(
+        end_ms=end_ms,
+        start_ms=start_ms,
+        default_start_ms=parse_time(settings.start_time, now_ms=now, option="START_TIME"),
+        lag_ms=settings.follow_lag_ms,
+        rescan=rescan,
+    )
