@@ -15,8 +15,9 @@ from typing import Any
 import orjson
 
 from log_ingestion.emulator import leql
-from log_ingestion.emulator.dataset import Dataset, LogSet, LogStore
+from log_ingestion.emulator.dataset import Dataset, LogStore
 from log_ingestion.emulator.faults import Faults
+from log_ingestion.emulator.management import management
 from log_ingestion.emulator.protocol import (
     HttpError,
     Request,
@@ -118,7 +119,7 @@ class LogSearchApi:
         if path == "/validate" and method == "GET":
             return json_response(200, {"message": "Authorized"})
         if where.family == "management" and method == "GET":
-            return self._management(path, key, base)
+            return management(self.dataset, path, self.api_keys[key], base)
         if where.kind in ("start", "next") and (method == "POST" or path != "/query/logs"):
             return self._start(request, where, key, base)
         if where.kind == "poll" and method == "GET":
@@ -143,73 +144,6 @@ class LogSearchApi:
         if store is None:
             raise not_found()
         return store
-
-    # -- management ---------------------------------------------------------------------
-    def _management(self, path: str, key: str, base: str) -> Response:
-        parts = path.strip("/").split("/")
-        visible = self.api_keys[key]
-        if parts == ["management", "logs"]:
-            logs = [s for s in self.dataset.logs.values() if visible is None or s.id in visible]
-            return json_response(200, {"logs": [self._log_json(s, base) for s in logs]})
-        if parts == ["management", "logsets"]:
-            logsets = self.dataset.logsets.values()
-            return json_response(200, {"logsets": [self._logset_json(ls, base) for ls in logsets]})
-        if len(parts) == 3 and parts[:2] == ["management", "logs"]:
-            store = self._log(parts[2])
-            self._require_rights(key, [store.id])
-            return json_response(200, {"log": self._log_json(store, base)})
-        if len(parts) == 3 and parts[:2] == ["management", "logsets"]:
-            logset = self.dataset.logsets.get(parts[2])
-            if logset is None:
-                raise not_found()
-            return json_response(200, {"logset": self._logset_json(logset, base)})
-        if len(parts) == 3 and parts[:2] == ["management", "labels"]:
-            label = self.dataset.labels.get(parts[2])
-            if label is None:
-                raise not_found()
-            return json_response(200, {"label": label.as_json()})
-        raise not_found()
-
-    def _log_json(self, store: LogStore, base: str) -> dict[str, object]:
-        logsets = self.dataset.logsets_of(store.id)
-        structure = logsets[0].id if logsets else store.id
-        return {
-            "id": store.id,
-            "name": store.name,
-            "links": [{"href": f"{base}/management/logs/{store.id}/topkeys", "rel": "Related"}],
-            "logsets_info": [
-                {
-                    "id": ls.id,
-                    "name": ls.name,
-                    "links": [{"href": f"{base}/management/logsets/{ls.id}", "rel": "Self"}],
-                    "rrn": f"rrn:logsearch:us:{ls.id}:logset:{ls.id}",
-                }
-                for ls in logsets
-            ],
-            "retention_period": "default",
-            "rrn": f"rrn:logsearch:us:{structure}:log:{store.id}",
-            "source_type": "token",
-            "structures": [structure],
-            "token_seed": None,
-            "tokens": [],
-            "user_data": {"platform_managed": "true"},
-        }
-
-    def _logset_json(self, logset: LogSet, base: str) -> dict[str, object]:
-        return {
-            "id": logset.id,
-            "name": logset.name,
-            "description": "",
-            "user_data": {},
-            "logs_info": [
-                {
-                    "id": log_id,
-                    "name": self.dataset.logs[log_id].name,
-                    "links": [{"href": f"{base}/management/logs/{log_id}", "rel": "Self"}],
-                }
-                for log_id in logset.log_ids
-            ],
-        }
 
     # -- queries ------------------------------------------------------------------------
     def _start(self, request: Request, where: Route, key: str, base: str) -> Response:
