@@ -32,15 +32,14 @@ from log_ingestion.emulator.queries import (
     Page,
     PageCache,
     QuerySpec,
-    QueryStore,
     Rendering,
-    RunningQuery,
     events_page,
     join_ids,
     log_ids_in,
     matching,
-    statistics_body,
 )
+from log_ingestion.emulator.running import QueryStore, RunningQuery
+from log_ingestion.emulator.statistics import statistics_body
 from log_ingestion.emulator.timerange import resolve
 
 PLATFORM_PREFIX = "/log_search"
