@@ -227,7 +227,7 @@ class LogSearchApi:
         for log_id in log_ids:
             self._log(log_id)
         try:
-            query = leql.parse(statement)
+            query = leql.parse(statement, max_timeslice=self.faults.max_timeslice)
         except leql.LeqlError as error:
             raise HttpError(400, f"Invalid LEQL query: {error}", errorCode=400000) from None
         from_ms, to_ms = self._bounds(from_raw, to_raw, time_range)

@@ -70,6 +70,9 @@ def emulator(
         bool, typer.Option(help="X-RateLimit-Reset as epoch seconds.", rich_help_panel=_KNOBS)
     ] = False,
     query_ttl_seconds: Annotated[float, typer.Option(rich_help_panel=_KNOBS)] = 600.0,
+    max_timeslice: Annotated[
+        int, typer.Option(help="Most buckets timeslice(N) may ask for.", rich_help_panel=_KNOBS)
+    ] = 1000,
     run_for: Annotated[
         float, typer.Option(hidden=True, help="Stop after this many seconds (tests).")
     ] = 0.0,
@@ -103,6 +106,7 @@ def emulator(
         rate_window_seconds=rate_window_seconds,
         rate_reset_format="epoch" if rate_reset_epoch else "delta",
         query_ttl_seconds=query_ttl_seconds,
+        max_timeslice=max_timeslice,
     )
     server = Emulator(dataset, api_keys={api_key: None}, faults=faults, port=port).start()
     typer.echo(server.url)

@@ -56,6 +56,8 @@ class Faults:
     next_loop_at_page: int = 0
     live_append_per_page: int = 0
     live_append_log: str | None = None
+    # limits the real service has but does not publish
+    max_timeslice: int = 1000  # most buckets a timeslice(N) may ask for; more is a 400
     # rate limiting, per (api key, family)
     rate_limit: int = 1_000_000
     rate_window_seconds: float = 900.0
