@@ -154,23 +154,26 @@ class LogSearchApi:
         style = Rendering(
             base, faults.lowercase_rels, faults.round_sequence_numbers, faults.next_loop_at_page
         )
-        polls = (
-            faults.next_polls_before_ready if where.kind == "next" else faults.polls_before_ready
-        )
-        if polls <= 0 or (where.kind == "start" and faults.chance(faults.immediate_probability)):
+        polls, seconds = faults.polls_before_ready, faults.ready_after_seconds
+        if where.kind == "next":
+            polls, seconds = faults.next_polls_before_ready, faults.next_ready_after_seconds
+        ready = polls <= 0 and seconds <= 0
+        if ready or (where.kind == "start" and faults.chance(faults.immediate_probability)):
             page = self._result(spec, style)
             return Response(200, page.body, events=page.events)
-        query = RunningQuery(self.queries.new_id(), spec, style, key, self.clock(), polls)
+        started = self.clock()
+        query = RunningQuery(self.queries.new_id(), spec, style, key, started, polls, seconds)
         self.queries.add(query)
         return Response(202, query.running_body(0))
 
     def _poll(self, query_id: str, key: str) -> Response:
-        query = self.queries.get(query_id, self.faults.query_ttl_seconds, self.clock())
+        now = self.clock()
+        query = self.queries.get(query_id, self.faults.query_ttl_seconds, now)
         if key != query.owner:
             self._require_rights(key, query.spec.log_ids)
         query.polls_made += 1
-        if query.polls_made < query.polls_needed:
-            progress = min(99, query.polls_made * 100 // query.polls_needed)
+        progress = query.progress(now)
+        if progress is not None:
             return Response(200, query.running_body(progress))
         # Statistics are small and kept; event pages come from the page cache, so a
         # benchmark's thousands of finished queries do not each hold a page in memory.

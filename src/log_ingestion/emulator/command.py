@@ -42,7 +42,12 @@ def emulator(
     ] = None,
     span_hours: Annotated[float, typer.Option(rich_help_panel=_DATA)] = DAY_MS / 3_600_000,
     polls_before_ready: Annotated[int, typer.Option(rich_help_panel=_KNOBS)] = 1,
+    ready_after_seconds: Annotated[
+        float,
+        typer.Option(help="A query is ready no sooner than this.", rich_help_panel=_KNOBS),
+    ] = 0.0,
     next_polls_before_ready: Annotated[int, typer.Option(rich_help_panel=_KNOBS)] = 0,
+    next_ready_after_seconds: Annotated[float, typer.Option(rich_help_panel=_KNOBS)] = 0.0,
     immediate_probability: Annotated[float, typer.Option(rich_help_panel=_KNOBS)] = 0.0,
     error_rate: Annotated[
         float, typer.Option(help="5xx fraction of start/poll/next calls.", rich_help_panel=_KNOBS)
@@ -87,7 +92,9 @@ def emulator(
     faults = Faults(
         seed=seed,
         polls_before_ready=polls_before_ready,
+        ready_after_seconds=ready_after_seconds,
         next_polls_before_ready=next_polls_before_ready,
+        next_ready_after_seconds=next_ready_after_seconds,
         immediate_probability=immediate_probability,
         error_rates=dict.fromkeys(("start", "poll", "next"), error_rate),
         drop_rate=drop_rate,

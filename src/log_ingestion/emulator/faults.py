@@ -32,9 +32,14 @@ class Faults:
     """
 
     seed: int = 0
-    # async protocol
+    # async protocol. A started query is ready once it has been polled `polls_before_ready`
+    # times and `ready_after_seconds` have passed since it started (emulator clock): both
+    # conditions when both are set. With both at 0 the start answers 200 at once; the
+    # `next_` pair does the same for Next fetches. `immediate_probability` overrides both.
     polls_before_ready: int = 1
+    ready_after_seconds: float = 0.0
     next_polls_before_ready: int = 0
+    next_ready_after_seconds: float = 0.0
     immediate_probability: float = 0.0
     query_ttl_seconds: float = 600.0
     # failures

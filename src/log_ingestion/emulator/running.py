@@ -16,7 +16,11 @@ from log_ingestion.emulator.statistics import statistics_envelope
 
 @dataclass(slots=True)
 class RunningQuery:
-    """A started query: answered by polls until `polls_needed` polls have been made."""
+    """A started query, answered by polls until it is ready.
+
+    It is ready once `polls_needed` polls have been made and `ready_after` seconds have
+    passed since `created` on the emulator's clock: both, when both are set.
+    """
 
     id: str
     spec: QuerySpec
@@ -24,8 +28,22 @@ class RunningQuery:
     owner: str
     created: float
     polls_needed: int
+    ready_after: float = 0.0
     polls_made: int = 0
     result: Page | None = None
+
+    def progress(self, now: float) -> int | None:
+        """Percent done (0-99) while running; None once ready. The slower condition rules."""
+        by_polls = 100
+        if self.polls_made < self.polls_needed:
+            by_polls = self.polls_made * 100 // self.polls_needed
+        elapsed = now - self.created
+        by_time = 100
+        if elapsed < self.ready_after:
+            by_time = int(elapsed * 100 / self.ready_after)
+        if self.polls_made >= self.polls_needed and elapsed >= self.ready_after:
+            return None
+        return max(0, min(99, by_polls, by_time))
 
     def running_body(self, progress: int) -> bytes:
         body: dict[str, object] = {
