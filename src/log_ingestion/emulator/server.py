@@ -173,10 +173,10 @@ class Emulator:
             response = HttpError(429, "Too Many Requests").response()
             response.headers.append(("Retry-After", str(verdict.reset_seconds)))
         if response is None:
-            self.stats.record(where.kind, 0)
+            self.stats.record(where.kind, 0, key=request.api_key)
             return None
         response.headers.extend(verdict.headers(faults.rate_reset_format))
-        self.stats.record(where.kind, response.status, response.events)
+        self.stats.record(where.kind, response.status, response.events, request.api_key)
         return response
 
     def _answer(self, request: Request, where: Route, fault: Fault | None) -> Response | None:
