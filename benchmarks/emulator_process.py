@@ -38,12 +38,7 @@ def main(argv: list[str]) -> None:
         for line in sys.stdin:
             command = line.strip()
             if command == "stats":
-                stats = emulator.stats
-                answer = {
-                    **stats.snapshot(),
-                    "total_requests": stats.total_requests,
-                    "requests_per_million_events": stats.requests_per_million_events(),
-                }
+                answer = emulator.stats.snapshot()
             elif command == "reset":
                 emulator.stats.reset()
                 answer = {}

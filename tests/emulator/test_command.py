@@ -10,6 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from log_ingestion.emulator import DEFAULT_API_KEY
 from log_ingestion.emulator.command import emulator
 
 
@@ -67,3 +68,34 @@ def test_command_rejects_a_start_time_without_zone() -> None:
         app(), ["emulator", "--port", "0", "--start", "2026-01-01T00:00:00"]
     )
     assert result.exit_code == 2
+
+
+def test_command_passes_readiness_and_timeslice_knobs() -> None:
+    """--ready-after-seconds keeps a query running past its polls; --max-timeslice bounds N."""
+    port = free_port()
+    answers: dict[str, object] = {}
+
+    def probe() -> None:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                with httpx.Client(base_url=base, headers={"x-api-key": DEFAULT_API_KEY}) as http:
+                    log_id = http.get("/management/logs").json()["logs"][0]["id"]
+                    path, window = f"/query/logs/{log_id}", {"from": 0, "to": 10}
+                    started = http.get(path, params=window).json()
+                    answers["progress"] = http.get(started["links"][0]["href"]).json()["progress"]
+                    statement = "calculate(count) timeslice(3)"
+                    refused = http.get(path, params={**window, "query": statement})
+                    answers["timeslice(3)"] = refused.status_code
+                return
+            except httpx.ConnectError:
+                threading.Event().wait(0.01)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    knobs = ["--polls-before-ready", "0", "--ready-after-seconds", "60", "--max-timeslice", "2"]
+    args = ["emulator", "--port", str(port), "--events-per-log", "50", "--run-for", "1", *knobs]
+    result = CliRunner().invoke(app(), args)
+    prober.join()
+    assert result.exit_code == 0, result.output
+    assert answers == {"progress": 0, "timeslice(3)": 400}

@@ -13,7 +13,15 @@ JSON = '{"user":"alice","attempts":5,"ok":false,"r7_context":{"asset":{"name":"d
 
 
 @pytest.mark.parametrize(
-    "statement", [None, "", "  ", "where(/.*/)", "where(/.*/) calculate(count)"]
+    "statement",
+    [
+        None,
+        "",
+        "  ",
+        "where(/.*/)",
+        "where(/.*/) calculate(count)",
+        "where(/.*/) calculate(count) timeslice(72)",
+    ],
 )
 def test_all_events_statements_need_no_filter(statement: str | None) -> None:
     """A missing statement or where(/.*/) matches everything without scanning."""
@@ -59,6 +67,47 @@ def test_calculate_count_is_statistical() -> None:
     """calculate(count) and calculate(count:alias) mark the query statistical."""
     assert parse("where(a=1) calculate(count)").calculate == "count"
     assert parse("calculate(count:hits)").is_statistical
+
+
+@pytest.mark.parametrize(
+    ("statement", "buckets"),
+    [
+        ("where(/.*/) calculate(count) timeslice(72)", 72),
+        ("calculate(count) timeslice(5)", 5),
+        ("where(level=ERROR) calculate(count) TimeSlice(3)", 3),
+        ("calculate(count)", None),
+    ],
+)
+def test_timeslice_sets_the_bucket_count(statement: str, buckets: int | None) -> None:
+    """timeslice(N) after calculate(count) asks for N buckets; without it, the default."""
+    assert buckets == parse(statement).timeslice
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "calculate(count) timeslice(0)",
+        "calculate(count) timeslice(-1)",
+        "calculate(count) timeslice(1.5)",
+        "calculate(count) timeslice(1h)",
+        "calculate(count) timeslice()",
+        "calculate(count) timeslice(2) timeslice(3)",
+        "timeslice(5)",
+        "timeslice(5) calculate(count)",
+        "where(level=ERROR) timeslice(5)",
+    ],
+)
+def test_timeslice_needs_a_positive_integer_after_a_calculation(statement: str) -> None:
+    """A bucket count that is not a positive integer, or no calculation before it, raises."""
+    with pytest.raises(LeqlError, match="timeslice"):
+        parse(statement)
+
+
+def test_timeslice_above_the_maximum_raises() -> None:
+    """max_timeslice bounds N: equal to it parses, above it raises."""
+    assert parse("calculate(count) timeslice(10)", max_timeslice=10).timeslice == 10
+    with pytest.raises(LeqlError, match="more than 10 buckets"):
+        parse("calculate(count) timeslice(11)", max_timeslice=10)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from log_ingestion.emulator import Emulator
+from log_ingestion.emulator.testing import walk
 
 LOG_KEYS = {
     "id", "name", "links", "logsets_info", "retention_period", "rrn", "source_type",
@@ -93,3 +94,21 @@ def test_restricted_key_sees_only_its_logs_and_403_on_others(make_emulator, make
     other = emulator.dataset.log_id("syslog-text")
     response = http.get(f"/management/logs/{other}")
     assert (response.status_code, response.json()) == (403, {"message": "Forbidden"})
+
+
+@pytest.mark.parametrize("prefix", ["", "/log_search"])
+def test_every_label_on_events_resolves_through_its_self_link(
+    client: httpx.Client, emulator: Emulator, prefix: str
+) -> None:
+    """Each label on any event links to /management/labels/<id>, which answers that label."""
+    dataset = emulator.dataset
+    ids = ":".join(dataset.logs)
+    bounds = {"from": dataset.start_ms, "to": dataset.end_ms, "per_page": 500}
+    events = walk(client, client.get(f"{prefix}/query/logs/{ids}", params=bounds)).events
+    labels = {label["id"]: label["links"] for event in events for label in event["labels"]}
+    assert len(labels) >= 1
+    for label_id, links in labels.items():
+        href = f"{emulator.url}{prefix}/management/labels/{label_id}"
+        assert [{"rel": "Self", "href": href}] == links
+        answer = client.get(href).json()["label"]
+        assert (label_id, {"id", "sn", "name", "color", "reserved"}) == (answer["id"], set(answer))

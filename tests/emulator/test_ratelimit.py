@@ -91,3 +91,27 @@ def test_limit_can_change_while_running(emulator: Emulator, make_client) -> None
     assert http.get("/validate").headers["x-ratelimit-limit"] == "1000000"
     emulator.faults.rate_limit = 1
     assert http.get("/validate").status_code == 429
+
+
+def test_two_clients_with_one_key_share_one_budget(make_emulator, make_client) -> None:  # type: ignore[no-untyped-def]
+    """Two connections with the same key draw from one window: the fourth request is 429."""
+    emulator = make_emulator(faults=Faults(rate_limit=3))
+    one, other = make_client(emulator), make_client(emulator)
+    log_id = emulator.dataset.log_id("app-kv")
+    path, params = f"/query/logs/{log_id}", query_params(emulator)
+    responses = [one.get(path, params=params), other.get(path, params=params)]
+    responses += [one.get(path, params=params), other.get(path, params=params)]
+    assert [r.status_code for r in responses] == [202, 202, 202, 429]
+    assert [r.headers["x-ratelimit-remaining"] for r in responses] == ["2", "1", "0", "0"]
+
+
+def test_different_keys_have_separate_query_budgets(make_emulator, make_client) -> None:  # type: ignore[no-untyped-def]
+    """A key that has used up its query budget leaves another key's budget whole."""
+    emulator = make_emulator(api_keys={"first": None, "second": None}, faults=Faults(rate_limit=2))
+    first, second = make_client(emulator, key="first"), make_client(emulator, key="second")
+    log_id = emulator.dataset.log_id("app-kv")
+    path, params = f"/query/logs/{log_id}", query_params(emulator)
+    spent = [first.get(path, params=params).status_code for _ in range(3)]
+    fresh = second.get(path, params=params)
+    assert (spent, fresh.status_code) == ([202, 202, 429], 202)
+    assert fresh.headers["x-ratelimit-remaining"] == "1"

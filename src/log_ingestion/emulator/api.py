@@ -15,8 +15,9 @@ from typing import Any
 import orjson
 
 from log_ingestion.emulator import leql
-from log_ingestion.emulator.dataset import Dataset, LogSet, LogStore
+from log_ingestion.emulator.dataset import Dataset, LogStore
 from log_ingestion.emulator.faults import Faults
+from log_ingestion.emulator.management import management
 from log_ingestion.emulator.protocol import (
     HttpError,
     Request,
@@ -31,15 +32,14 @@ from log_ingestion.emulator.queries import (
     Page,
     PageCache,
     QuerySpec,
-    QueryStore,
     Rendering,
-    RunningQuery,
     events_page,
     join_ids,
     log_ids_in,
     matching,
-    statistics_body,
 )
+from log_ingestion.emulator.running import QueryStore, RunningQuery
+from log_ingestion.emulator.statistics import statistics_body
 from log_ingestion.emulator.timerange import resolve
 
 PLATFORM_PREFIX = "/log_search"
@@ -118,7 +118,7 @@ class LogSearchApi:
         if path == "/validate" and method == "GET":
             return json_response(200, {"message": "Authorized"})
         if where.family == "management" and method == "GET":
-            return self._management(path, key, base)
+            return management(self.dataset, path, self.api_keys[key], base)
         if where.kind in ("start", "next") and (method == "POST" or path != "/query/logs"):
             return self._start(request, where, key, base)
         if where.kind == "poll" and method == "GET":
@@ -144,73 +144,6 @@ class LogSearchApi:
             raise not_found()
         return store
 
-    # -- management ---------------------------------------------------------------------
-    def _management(self, path: str, key: str, base: str) -> Response:
-        parts = path.strip("/").split("/")
-        visible = self.api_keys[key]
-        if parts == ["management", "logs"]:
-            logs = [s for s in self.dataset.logs.values() if visible is None or s.id in visible]
-            return json_response(200, {"logs": [self._log_json(s, base) for s in logs]})
-        if parts == ["management", "logsets"]:
-            logsets = self.dataset.logsets.values()
-            return json_response(200, {"logsets": [self._logset_json(ls, base) for ls in logsets]})
-        if len(parts) == 3 and parts[:2] == ["management", "logs"]:
-            store = self._log(parts[2])
-            self._require_rights(key, [store.id])
-            return json_response(200, {"log": self._log_json(store, base)})
-        if len(parts) == 3 and parts[:2] == ["management", "logsets"]:
-            logset = self.dataset.logsets.get(parts[2])
-            if logset is None:
-                raise not_found()
-            return json_response(200, {"logset": self._logset_json(logset, base)})
-        if len(parts) == 3 and parts[:2] == ["management", "labels"]:
-            label = self.dataset.labels.get(parts[2])
-            if label is None:
-                raise not_found()
-            return json_response(200, {"label": label.as_json()})
-        raise not_found()
-
-    def _log_json(self, store: LogStore, base: str) -> dict[str, object]:
-        logsets = self.dataset.logsets_of(store.id)
-        structure = logsets[0].id if logsets else store.id
-        return {
-            "id": store.id,
-            "name": store.name,
-            "links": [{"href": f"{base}/management/logs/{store.id}/topkeys", "rel": "Related"}],
-            "logsets_info": [
-                {
-                    "id": ls.id,
-                    "name": ls.name,
-                    "links": [{"href": f"{base}/management/logsets/{ls.id}", "rel": "Self"}],
-                    "rrn": f"rrn:logsearch:us:{ls.id}:logset:{ls.id}",
-                }
-                for ls in logsets
-            ],
-            "retention_period": "default",
-            "rrn": f"rrn:logsearch:us:{structure}:log:{store.id}",
-            "source_type": "token",
-            "structures": [structure],
-            "token_seed": None,
-            "tokens": [],
-            "user_data": {"platform_managed": "true"},
-        }
-
-    def _logset_json(self, logset: LogSet, base: str) -> dict[str, object]:
-        return {
-            "id": logset.id,
-            "name": logset.name,
-            "description": "",
-            "user_data": {},
-            "logs_info": [
-                {
-                    "id": log_id,
-                    "name": self.dataset.logs[log_id].name,
-                    "links": [{"href": f"{base}/management/logs/{log_id}", "rel": "Self"}],
-                }
-                for log_id in logset.log_ids
-            ],
-        }
-
     # -- queries ------------------------------------------------------------------------
     def _start(self, request: Request, where: Route, key: str, base: str) -> Response:
         spec = self._spec(request, where)
@@ -221,23 +154,26 @@ class LogSearchApi:
         style = Rendering(
             base, faults.lowercase_rels, faults.round_sequence_numbers, faults.next_loop_at_page
         )
-        polls = (
-            faults.next_polls_before_ready if where.kind == "next" else faults.polls_before_ready
-        )
-        if polls <= 0 or (where.kind == "start" and faults.chance(faults.immediate_probability)):
+        polls, seconds = faults.polls_before_ready, faults.ready_after_seconds
+        if where.kind == "next":
+            polls, seconds = faults.next_polls_before_ready, faults.next_ready_after_seconds
+        ready = polls <= 0 and seconds <= 0
+        if ready or (where.kind == "start" and faults.chance(faults.immediate_probability)):
             page = self._result(spec, style)
             return Response(200, page.body, events=page.events)
-        query = RunningQuery(self.queries.new_id(), spec, style, key, self.clock(), polls)
+        started = self.clock()
+        query = RunningQuery(self.queries.new_id(), spec, style, key, started, polls, seconds)
         self.queries.add(query)
         return Response(202, query.running_body(0))
 
     def _poll(self, query_id: str, key: str) -> Response:
-        query = self.queries.get(query_id, self.faults.query_ttl_seconds, self.clock())
+        now = self.clock()
+        query = self.queries.get(query_id, self.faults.query_ttl_seconds, now)
         if key != query.owner:
             self._require_rights(key, query.spec.log_ids)
         query.polls_made += 1
-        if query.polls_made < query.polls_needed:
-            progress = min(99, query.polls_made * 100 // query.polls_needed)
+        progress = query.progress(now)
+        if progress is not None:
             return Response(200, query.running_body(progress))
         # Statistics are small and kept; event pages come from the page cache, so a
         # benchmark's thousands of finished queries do not each hold a page in memory.
@@ -294,7 +230,7 @@ class LogSearchApi:
         for log_id in log_ids:
             self._log(log_id)
         try:
-            query = leql.parse(statement)
+            query = leql.parse(statement, max_timeslice=self.faults.max_timeslice)
         except leql.LeqlError as error:
             raise HttpError(400, f"Invalid LEQL query: {error}", errorCode=400000) from None
         from_ms, to_ms = self._bounds(from_raw, to_raw, time_range)

@@ -42,7 +42,12 @@ def emulator(
     ] = None,
     span_hours: Annotated[float, typer.Option(rich_help_panel=_DATA)] = DAY_MS / 3_600_000,
     polls_before_ready: Annotated[int, typer.Option(rich_help_panel=_KNOBS)] = 1,
+    ready_after_seconds: Annotated[
+        float,
+        typer.Option(help="A query is ready no sooner than this.", rich_help_panel=_KNOBS),
+    ] = 0.0,
     next_polls_before_ready: Annotated[int, typer.Option(rich_help_panel=_KNOBS)] = 0,
+    next_ready_after_seconds: Annotated[float, typer.Option(rich_help_panel=_KNOBS)] = 0.0,
     immediate_probability: Annotated[float, typer.Option(rich_help_panel=_KNOBS)] = 0.0,
     error_rate: Annotated[
         float, typer.Option(help="5xx fraction of start/poll/next calls.", rich_help_panel=_KNOBS)
@@ -70,6 +75,9 @@ def emulator(
         bool, typer.Option(help="X-RateLimit-Reset as epoch seconds.", rich_help_panel=_KNOBS)
     ] = False,
     query_ttl_seconds: Annotated[float, typer.Option(rich_help_panel=_KNOBS)] = 600.0,
+    max_timeslice: Annotated[
+        int, typer.Option(help="Most buckets timeslice(N) may ask for.", rich_help_panel=_KNOBS)
+    ] = 1000,
     run_for: Annotated[
         float, typer.Option(hidden=True, help="Stop after this many seconds (tests).")
     ] = 0.0,
@@ -84,7 +92,9 @@ def emulator(
     faults = Faults(
         seed=seed,
         polls_before_ready=polls_before_ready,
+        ready_after_seconds=ready_after_seconds,
         next_polls_before_ready=next_polls_before_ready,
+        next_ready_after_seconds=next_ready_after_seconds,
         immediate_probability=immediate_probability,
         error_rates=dict.fromkeys(("start", "poll", "next"), error_rate),
         drop_rate=drop_rate,
@@ -103,6 +113,7 @@ def emulator(
         rate_window_seconds=rate_window_seconds,
         rate_reset_format="epoch" if rate_reset_epoch else "delta",
         query_ttl_seconds=query_ttl_seconds,
+        max_timeslice=max_timeslice,
     )
     server = Emulator(dataset, api_keys={api_key: None}, faults=faults, port=port).start()
     typer.echo(server.url)

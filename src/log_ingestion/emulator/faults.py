@@ -32,9 +32,14 @@ class Faults:
     """
 
     seed: int = 0
-    # async protocol
+    # async protocol. A started query is ready once it has been polled `polls_before_ready`
+    # times and `ready_after_seconds` have passed since it started (emulator clock): both
+    # conditions when both are set. With both at 0 the start answers 200 at once; the
+    # `next_` pair does the same for Next fetches. `immediate_probability` overrides both.
     polls_before_ready: int = 1
+    ready_after_seconds: float = 0.0
     next_polls_before_ready: int = 0
+    next_ready_after_seconds: float = 0.0
     immediate_probability: float = 0.0
     query_ttl_seconds: float = 600.0
     # failures
@@ -56,6 +61,8 @@ class Faults:
     next_loop_at_page: int = 0
     live_append_per_page: int = 0
     live_append_log: str | None = None
+    # limits the real service has but does not publish
+    max_timeslice: int = 1000  # most buckets a timeslice(N) may ask for; more is a 400
     # rate limiting, per (api key, family)
     rate_limit: int = 1_000_000
     rate_window_seconds: float = 900.0

@@ -1,8 +1,10 @@
 """A small subset of LEQL: enough to filter events and count them like the real service.
 
-Supported: `where(<expr>[, loose])` and `calculate(count)`, where `<expr>` combines with
-AND/OR/NOT and parentheses: `/regex/` (flag `i`), `key=value`, `key!=value`,
-`key=/regex/i`, numeric `key > n` (`>= < <=`), and plain keywords (substring search).
+Supported: `where(<expr>[, loose])`, `calculate(count)` and, after it, `timeslice(N)` for N
+timeseries buckets instead of the default ten; where and calculate may each come alone.
+`<expr>` combines with AND/OR/NOT and parentheses: `/regex/` (flag `i`), `key=value`,
+`key!=value`, `key=/regex/i`, numeric `key > n` (`>= < <=`), and plain keywords (substring
+search).
 Keys are read from JSON messages (nested keys joined with `.`) or key=value messages.
 """
 
@@ -28,6 +30,7 @@ _TOKEN = re.compile(
 )
 _KVP = re.compile(r'([A-Za-z_][\w.\-]*)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
 _MATCH_ALL_REGEXES = {"", ".*"}
+_DIGITS = re.compile(r"[0-9]+")
 _ORDERINGS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
@@ -111,6 +114,7 @@ class Query:
     statement: str
     predicate: Predicate | None
     calculate: str | None
+    timeslice: int | None = None  # buckets asked for by timeslice(N); None: the default
 
     @property
     def is_statistical(self) -> bool:
@@ -169,9 +173,9 @@ class _Parser:
         token = self.peek()
         return token is not None and token.kind == "word" and token.text.upper() in words
 
-    def statement(self) -> tuple[Predicate | None, str | None]:
+    def statement(self) -> tuple[Predicate | None, str | None, int | None]:
         predicate: Predicate | None = None
-        calculate = None
+        calculate = timeslice = None
         if self.at_word("WHERE"):
             self.next()
             self.expect("(")
@@ -190,10 +194,26 @@ class _Parser:
                 raise LeqlError(f"calculate({function.text}) is not supported; only count")
             self.expect(")")
             calculate = "count"
+            if self.at_word("TIMESLICE"):
+                timeslice = self.timeslice()
         token = self.peek()
+        if token is not None and token.text.upper() == "TIMESLICE" and calculate is None:
+            # [INF] Time slices only shape a calculation's timeseries; whether the service
+            # ignores them on a plain where() or refuses them is unknown, so refuse them.
+            raise LeqlError("timeslice() needs a calculation before it, e.g. calculate(count)")
         if token is not None:
             raise LeqlError(f"unsupported clause starting at {token.text!r}")
-        return predicate, calculate
+        return predicate, calculate, timeslice
+
+    def timeslice(self) -> int:
+        self.next()
+        self.expect("(")
+        count = self.next()
+        if count.kind != "word" or not _DIGITS.fullmatch(count.text) or int(count.text) < 1:
+            text = "" if count.text == ")" else count.text
+            raise LeqlError(f"timeslice({text}): the bucket count must be a positive integer")
+        self.expect(")")
+        return int(count.text)
 
     def expression(self) -> Predicate:
         terms = [self.conjunction()]
@@ -317,8 +337,11 @@ def _is_match_all(tokens: list[_Token]) -> bool:
     )
 
 
-def parse(statement: str | None) -> Query:
-    """Parse a statement; a missing or blank one selects every event."""
+def parse(statement: str | None, *, max_timeslice: int | None = None) -> Query:
+    """Parse a statement; a missing or blank one selects every event.
+
+    `max_timeslice` is the most buckets a `timeslice(N)` may ask for (None: no limit).
+    """
     text = (statement or "").strip()
     if not text:
         return Query("where(/.*/)", None, None)
@@ -328,10 +351,12 @@ def parse(statement: str | None) -> Query:
     parser = _Parser(tokens)
     loose_index = _loose_position(tokens)
     parser.loose = loose_index is not None
-    predicate, calculate = parser.statement()
+    predicate, calculate, timeslice = parser.statement()
+    if max_timeslice is not None and timeslice is not None and timeslice > max_timeslice:
+        raise LeqlError(f"timeslice({timeslice}) asks for more than {max_timeslice} buckets")
     if predicate is not None and _is_match_all(tokens[:4]) and len(tokens) > 4:
         predicate = None  # where(/.*/) calculate(count)
-    return Query(text, predicate, calculate)
+    return Query(text, predicate, calculate, timeslice)
 
 
 def _loose_position(tokens: list[_Token]) -> int | None:

@@ -1,4 +1,4 @@
-"""Query specs, result pages, statistics and the store of running queries.
+"""Query specs, result pages of events, and the cache that builds pages ahead.
 
 A query is a key range `[low, high)` over `(timestamp, sequence_number)`, a filter, a page
 size and a direction. A page is the first `per_page` matches; its `Next` link encodes the
@@ -7,12 +7,10 @@ key of the next match, so pages never overlap or skip on static data.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import threading
 import time
-from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,10 +22,7 @@ import orjson
 
 from log_ingestion.emulator.dataset import Dataset, Entry, Key
 from log_ingestion.emulator.leql import Query, Subject
-from log_ingestion.emulator.protocol import not_found
 from log_ingestion.emulator.samples import json_escaped
-
-BUCKETS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +121,7 @@ def events_page(dataset: Dataset, spec: QuerySpec, style: Rendering) -> Page:
     page = entries[: spec.per_page]
     events = _events_json(page, style)
     body: dict[str, object] = {"logs": list(spec.log_ids), "leql": spec.leql, "events": None}
-    body["search_stats"] = _search_stats(dataset, spec, len(page), started)
+    body["search_stats"] = search_stats(dataset, spec, len(page), started)
     following = None
     if len(entries) > spec.per_page:
         following = spec.continuation(entries[spec.per_page])
@@ -181,7 +176,7 @@ def _escaped(text: str) -> str:
     return json_escaped(text)
 
 
-def _search_stats(dataset: Dataset, spec: QuerySpec, matched: int, started: float) -> object:
+def search_stats(dataset: Dataset, spec: QuerySpec, matched: int, started: float) -> object:
     events_all = sum(dataset.logs[i].count_between(spec.low, spec.high) for i in spec.log_ids)
     return {
         "events_matched": matched,
@@ -192,134 +187,6 @@ def _search_stats(dataset: Dataset, spec: QuerySpec, matched: int, started: floa
         "duration_ms": int((time.perf_counter() - started) * 1000),
         "index_factor": 0.0,
     }
-
-
-def bucket_bounds(from_ms: int, to_ms: int) -> list[int]:
-    """Eleven boundaries of ten equal timeseries buckets over `[from_ms, to_ms)`."""
-    return [from_ms + k * (to_ms - from_ms) // BUCKETS for k in range(BUCKETS + 1)]
-
-
-def count_buckets(dataset: Dataset, spec: QuerySpec) -> list[int]:
-    """Matches per bucket; without a filter by index arithmetic, else by scanning."""
-    bounds = bucket_bounds(spec.from_ms, spec.to_ms)
-    counts = [0] * BUCKETS
-    if spec.query.predicate is None:
-        for number in range(BUCKETS):
-            low = max(spec.low, (bounds[number], 0))
-            high = min(spec.high, (bounds[number + 1], 0))
-            if low < high:
-                counts[number] = sum(dataset.logs[i].count_between(low, high) for i in spec.log_ids)
-        return counts
-    last = BUCKETS - 1
-    for entry in matching(dataset, spec):
-        counts[min(last, bisect_right(bounds, entry[0]) - 1)] += 1
-    return counts
-
-
-def statistics_body(dataset: Dataset, spec: QuerySpec) -> bytes:
-    started = time.perf_counter()
-    counts = count_buckets(dataset, spec)
-    total = sum(counts)
-    statistics = _statistics(spec, 200)
-    statistics.update(
-        stats={"global_timeseries": {"count": total}},
-        timeseries={"global_timeseries": [{"count": c} for c in counts]},
-        count=total,
-    )
-    search_stats = _search_stats(dataset, spec, total, started)
-    return orjson.dumps(
-        {
-            "logs": list(spec.log_ids),
-            "statistics": statistics,
-            "search_stats": search_stats,
-            "leql": spec.leql,
-        }
-    )
-
-
-def _statistics(spec: QuerySpec, status: int) -> dict[str, object]:
-    return {
-        "cardinality": 0,
-        "granularity": max(1, (spec.to_ms - spec.from_ms) // BUCKETS),
-        "from": spec.from_ms,
-        "to": spec.to_ms,
-        "type": "count",
-        "stats": {},
-        "groups": [],
-        "others": {},
-        "status": status,
-        "timeseries": {},
-        "groups_timeseries": [],
-        "all_exact_result": True,
-    }
-
-
-@dataclass(slots=True)
-class RunningQuery:
-    """A started query: answered by polls until `polls_needed` polls have been made."""
-
-    id: str
-    spec: QuerySpec
-    style: Rendering
-    owner: str
-    created: float
-    polls_needed: int
-    polls_made: int = 0
-    result: Page | None = None
-
-    def running_body(self, progress: int) -> bytes:
-        body: dict[str, object] = {
-            "logs": list(self.spec.log_ids),
-            "progress": progress,
-            "events": [],
-            "id": self.id,
-            "links": [
-                {"rel": self.style.rel("Self"), "href": f"{self.style.base}/query/{self.id}"}
-            ],
-            "leql": self.spec.leql,
-        }
-        if self.spec.query.is_statistical:
-            body["partial"] = _statistics(self.spec, 204)
-        return orjson.dumps(body)
-
-
-class QueryStore:
-    """Running and finished queries by id; ids expire `ttl` seconds after they start."""
-
-    def __init__(self, seed: int, max_queries: int = 10_000) -> None:
-        self._queries: dict[str, RunningQuery] = {}
-        self._lock = threading.Lock()
-        self._counter = itertools.count(1)
-        self._seed = seed
-        self._max = max_queries
-
-    def new_id(self) -> str:
-        """Opaque and `:`-separated like the real ids, e.g. `<uuid>:1:<hex>::<hex>:`."""
-        number = next(self._counter)
-        digest = hashlib.blake2b(f"{self._seed}:{number}".encode(), digest_size=36).hexdigest()
-        uuid = f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}"
-        return f"{uuid}:1:{digest[32:72]}::{digest[:40]}:"
-
-    def add(self, query: RunningQuery) -> None:
-        with self._lock:
-            if len(self._queries) >= self._max:
-                oldest = sorted(self._queries.values(), key=lambda q: q.created)
-                for stale in oldest[: self._max // 10 or 1]:
-                    del self._queries[stale.id]
-            self._queries[query.id] = query
-
-    def get(self, query_id: str, ttl: float, now: float) -> RunningQuery:
-        with self._lock:
-            query = self._queries.get(query_id)
-            if query is not None and now - query.created > ttl:
-                del self._queries[query_id]
-                query = None
-        if query is None:
-            raise not_found()
-        return query
-
-    def __len__(self) -> int:
-        return len(self._queries)
 
 
 class PageCache:

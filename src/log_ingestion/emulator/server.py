@@ -11,8 +11,9 @@ import contextlib
 import socket
 import sys
 import threading
+import time
 import traceback
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -39,7 +40,8 @@ class Emulator:
     """The Log Search API on `127.0.0.1:port` (0 picks a free port).
 
     `api_keys` maps each accepted key to the log ids it may read (None: every log).
-    `faults` and `stats` are live objects: change or read them while it runs.
+    `faults` and `stats` are live objects: change or read them while it runs. `clock` (in
+    seconds) times queries: readiness after seconds and expiry; tests pass a settable one.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class Emulator:
         clamp_per_page: bool = False,
         page_cache_size: int = 32,
         prefetch: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"the emulator serves plain HTTP on loopback only, not {host!r}")
@@ -66,6 +69,7 @@ class Emulator:
             dict(api_keys if api_keys is not None else {DEFAULT_API_KEY: None}),
             faults or Faults(),
             now_ms=(lambda: now_ms) if now_ms is not None else None,
+            clock=clock,
             max_url_length=max_url_length,
             clamp_per_page=clamp_per_page,
             page_cache_size=page_cache_size,
@@ -169,10 +173,10 @@ class Emulator:
             response = HttpError(429, "Too Many Requests").response()
             response.headers.append(("Retry-After", str(verdict.reset_seconds)))
         if response is None:
-            self.stats.record(where.kind, 0)
+            self.stats.record(where.kind, 0, key=request.api_key)
             return None
         response.headers.extend(verdict.headers(faults.rate_reset_format))
-        self.stats.record(where.kind, response.status, response.events)
+        self.stats.record(where.kind, response.status, response.events, request.api_key)
         return response
 
     def _answer(self, request: Request, where: Route, fault: Fault | None) -> Response | None:
