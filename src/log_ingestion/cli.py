@@ -390,11 +390,11 @@ def state_reset(
 
 
 def _reset(store: CheckpointStore, log: str, from_: str | None) -> None:
+    from_ms = parse_time(from_, now_ms=int(time.time() * 1000)) if from_ else 0
     wanted = log.lower()
     matches = [cp for cp in store.list() if wanted in (cp.log_id.lower(), cp.log_name.lower())]
     if not matches:
         raise ConfigError(f"--log: no checkpoint for {log!r}; `log-ingestion state` lists them")
-    from_ms = parse_time(from_, now_ms=int(time.time() * 1000)) if from_ else 0
     for checkpoint in matches:
         store.save(checkpoint.rewound(from_ms))
         if from_:

@@ -8,7 +8,6 @@ readable line per variable, never with the value itself (it may be the API key).
 from __future__ import annotations
 
 import ipaddress
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -24,30 +23,10 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from log_ingestion.errors import ConfigError
+from log_ingestion.timeparse import parse_duration_ms
 
 REGIONS = ("us", "us2", "us3", "eu", "ca", "au", "ap")
 COMPRESSIONS = ("snappy", "zstd", "gzip", "lz4", "none")
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
-_UNIT_MS = {
-    "ms": 1,
-    "s": 1_000,
-    "sec": 1_000,
-    "m": 60_000,
-    "min": 60_000,
-    "h": 3_600_000,
-    "d": 86_400_000,
-    "w": 604_800_000,
-}
-
-
-def parse_duration_ms(text: str) -> int:
-    """`90s`, `15m`, `1h`, `7d`, `250ms` -> milliseconds. A bare number means seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 1h, 7d)")
-    number, unit = match.groups()
-    return int(float(number) * _UNIT_MS[(unit or "s").lower()])
 
 
 def is_loopback_host(host: str | None) -> bool:

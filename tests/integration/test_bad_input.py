@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from pathlib import Path
 
@@ -184,3 +185,49 @@ def test_a_missing_api_key_exits_2(harness: Harness) -> None:
             "error: RAPID7_API_KEY: required; set it in the environment, .env, or RAPID7_API_KEY_FILE"
         ],
     )
+
+
+# -- configuration and options refused at start, as a user runs the CLI ----------------
+
+IN_RANGE = "give a time from 1970-01-01 to 9999-12-31"
+
+
+def _outcome(result: subprocess.CompletedProcess[str]) -> tuple[int, list[str], bool]:
+    """Exit code, the `error:` lines a user reads, and whether a traceback was printed."""
+    return result.returncode, _problems(result.stderr), "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        pytest.param(
+            ("run", "--to", "99999999999999999999"),
+            f"error: --to: '99999999999999999999' is after 9999-12-31T23:59:59Z; {IN_RANGE}",
+            id="to-after-9999",
+        ),
+        pytest.param(
+            ("run", "--from", "99999999999999999999"),
+            f"error: --from: '99999999999999999999' is after 9999-12-31T23:59:59Z; {IN_RANGE}",
+            id="from-after-9999",
+        ),
+        pytest.param(
+            ("run", "--from", "100000w"),
+            "error: --from: '100000w' reaches back before 1970-01-01T00:00:00Z; give a shorter "
+            "duration, or a time from 1970-01-01 to 9999-12-31",
+            id="from-before-1970",
+        ),
+        pytest.param(
+            ("state", "reset", "--log", LOG, "--from", "99999999999999999999"),
+            f"error: --from: '99999999999999999999' is after 9999-12-31T23:59:59Z; {IN_RANGE}",
+            id="state-reset-from-after-9999",
+        ),
+    ],
+)
+def test_a_bad_time_is_refused_naming_the_option(
+    harness: Harness, args: tuple[str, ...], line: str
+) -> None:
+    """A time outside 1970..9999: exit 2, one line naming the option, nothing requested."""
+    result = harness.cli(*args)
+
+    assert (2, [line], False) == _outcome(result)
+    assert harness.emulator.stats.total_requests == 0

@@ -2,8 +2,13 @@
 
 import pytest
 
-from log_ingestion.config import Settings, check_endpoint, load_settings, parse_duration_ms
+from log_ingestion.config import (
+    Settings,
+    check_endpoint,
+    load_settings,
+)
 from log_ingestion.errors import ConfigError
+from log_ingestion.timeparse import parse_duration_ms
 
 KEY = "k3y-that-must-never-show"
 
