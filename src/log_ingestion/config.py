@@ -8,6 +8,7 @@ readable line per variable, never with the value itself (it may be the API key).
 from __future__ import annotations
 
 import ipaddress
+import time
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -23,10 +24,13 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from log_ingestion.errors import ConfigError
-from log_ingestion.timeparse import parse_duration_ms
+from log_ingestion.timeparse import parse_duration_ms, time_ms
 
 REGIONS = ("us", "us2", "us3", "eu", "ca", "au", "ap")
 COMPRESSIONS = ("snappy", "zstd", "gzip", "lz4", "none")
+
+SECOND_MS = 1_000
+DAY_MS = 86_400 * SECOND_MS
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -121,11 +125,30 @@ class Settings(BaseSettings):
     def _endpoint(cls, value: str | None) -> str | None:
         return check_endpoint(value) if value else None
 
-    @field_validator("window_size", "follow_lag")
+    @field_validator("window_size")
     @classmethod
-    def _duration(cls, value: str) -> str:
-        if parse_duration_ms(value) <= 0:
-            raise ValueError("must be longer than zero")
+    def _window(cls, value: str) -> str:
+        window_ms = parse_duration_ms(value)
+        if not SECOND_MS <= window_ms <= DAY_MS:
+            raise ValueError("must be from 1s to 1d")
+        if DAY_MS % window_ms:
+            raise ValueError(
+                "must divide a day evenly (such as 1m, 5m, 15m, 1h, 6h or 1d), "
+                "so windows start at midnight UTC"
+            )
+        return value
+
+    @field_validator("follow_lag")
+    @classmethod
+    def _lag(cls, value: str) -> str:
+        if not 0 < parse_duration_ms(value) <= DAY_MS:
+            raise ValueError("must be longer than zero and at most 1d")
+        return value
+
+    @field_validator("start_time")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        time_ms(value, now_ms=int(time.time() * 1000))  # each run reads it again at its own now
         return value
 
     @model_validator(mode="after")

@@ -190,11 +190,36 @@ def test_a_missing_api_key_exits_2(harness: Harness) -> None:
 # -- configuration and options refused at start, as a user runs the CLI ----------------
 
 IN_RANGE = "give a time from 1970-01-01 to 9999-12-31"
+REFUSED_AT_START = [
+    pytest.param(
+        {"START_TIME": "100000w"},
+        "error: START_TIME: reaches back before 1970-01-01T00:00:00Z; give a shorter duration, "
+        "or a time from 1970-01-01 to 9999-12-31",
+        id="start-time-before-1970",
+    ),
+    pytest.param(
+        {"WINDOW_SIZE": "7m"},
+        "error: WINDOW_SIZE: must divide a day evenly (such as 1m, 5m, 15m, 1h, 6h or 1d), "
+        "so windows start at midnight UTC",
+        id="window-off-the-day",
+    ),
+]
 
 
 def _outcome(result: subprocess.CompletedProcess[str]) -> tuple[int, list[str], bool]:
     """Exit code, the `error:` lines a user reads, and whether a traceback was printed."""
     return result.returncode, _problems(result.stderr), "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize(("env", "line"), REFUSED_AT_START)
+def test_bad_configuration_is_refused_before_any_request(
+    harness: Harness, env: dict[str, str], line: str
+) -> None:
+    """Each bad setting: exit 2, one line naming it, no traceback, nothing downloaded."""
+    result = harness.run_cli(**env)
+
+    assert (2, [line], False) == _outcome(result)
+    assert harness.emulator.stats.total_requests == 0
 
 
 @pytest.mark.parametrize(
@@ -229,5 +254,17 @@ def test_a_bad_time_is_refused_naming_the_option(
     """A time outside 1970..9999: exit 2, one line naming the option, nothing requested."""
     result = harness.cli(*args)
 
+    assert (2, [line], False) == _outcome(result)
+    assert harness.emulator.stats.total_requests == 0
+
+
+def test_check_refuses_a_start_time_that_is_not_a_time(harness: Harness) -> None:
+    """`check` with START_TIME=garbage fails at load, like every other command."""
+    result = harness.cli("check", env=harness.env(START_TIME="garbage"))
+
+    line = (
+        "error: START_TIME: is not a time; use ISO 8601 (2026-01-01T00:00:00Z), epoch "
+        "milliseconds, `now`, or a duration ago such as 24h or 7d"
+    )
     assert (2, [line], False) == _outcome(result)
     assert harness.emulator.stats.total_requests == 0

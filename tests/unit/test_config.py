@@ -146,3 +146,68 @@ def test_an_unknown_arrow_memory_pool_is_one_line_naming_the_choices(monkeypatch
     monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "tcmalloc")
     with pytest.raises(ConfigError, match=r"^ARROW_DEFAULT_MEMORY_POOL: .*jemalloc"):
         load_settings()
+
+
+# -- durations and times -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("window", ["1s", "1500ms", "1m", "7.5m", "15m", "1h", "6h", "1d"])
+def test_a_window_that_divides_a_day_is_accepted(monkeypatch, window):
+    """From 1s to 1d, any window that divides a day evenly."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv("WINDOW_SIZE", window)
+    assert parse_duration_ms(window) == load_settings().window_ms
+
+
+@pytest.mark.parametrize(
+    ("window", "problem"),
+    [
+        ("999ms", "must be from 1s to 1d"),
+        ("0s", "must be from 1s to 1d"),
+        ("25h", "must be from 1s to 1d"),
+        ("1w", "must be from 1s to 1d"),
+        (
+            "7m",
+            "must divide a day evenly (such as 1m, 5m, 15m, 1h, 6h or 1d), so windows start at midnight UTC",
+        ),
+        (
+            "1001ms",
+            "must divide a day evenly (such as 1m, 5m, 15m, 1h, 6h or 1d), so windows start at midnight UTC",
+        ),
+    ],
+)
+def test_a_window_too_small_too_large_or_off_the_day_is_refused(monkeypatch, window, problem):
+    """Below 1s, above 1d, or not dividing a day: one line naming WINDOW_SIZE."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv("WINDOW_SIZE", window)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert f"WINDOW_SIZE: {problem}" == str(caught.value)
+
+
+@pytest.mark.parametrize("lag", ["0s", "25h", "9" * 400 + "w"])
+def test_follow_lag_is_above_zero_and_at_most_a_day(monkeypatch, lag):
+    """FOLLOW_LAG of zero, or of more than a day, is refused."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv("FOLLOW_LAG", lag)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    expected = "FOLLOW_LAG: must be longer than zero and at most 1d"
+    assert expected == str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("start", "problem"),
+    [
+        ("garbage", "is not a time"),
+        ("100000w", "reaches back before 1970-01-01T00:00:00Z"),
+        ("99999999999999999999", "is after 9999-12-31T23:59:59Z"),
+    ],
+)
+def test_start_time_is_read_at_load(monkeypatch, start, problem):
+    """A START_TIME that is not a time, or out of range, fails every command at load."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv("START_TIME", start)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert f"START_TIME: {problem}" == str(caught.value).split(";")[0]
