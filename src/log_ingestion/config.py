@@ -31,6 +31,7 @@ COMPRESSIONS = ("snappy", "zstd", "gzip", "lz4", "none")
 
 SECOND_MS = 1_000
 DAY_MS = 86_400 * SECOND_MS
+KEY_FILE_MAX_BYTES = 64 * 1024  # a key file holds one key; this stops a read of /dev/zero
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -55,6 +56,45 @@ def check_endpoint(url: str) -> str:
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ValueError("plain http is refused except to localhost/127.0.0.1; use https://")
     return url.rstrip("/")
+
+
+def check_key(key: str) -> str:
+    """The key without surrounding whitespace; `ValueError` if it cannot be sent as a header.
+
+    An HTTP header value cannot begin or end with whitespace, so that is removed (a pasted
+    key often carries it). Anything else outside visible ASCII (a smart quote, a line break,
+    a control character, a space inside) would fail every request, so it is refused here.
+    """
+    key = key.strip()
+    if "\n" in key or "\r" in key:
+        raise ValueError("has a line break inside it; the key is one line")
+    if not key.isascii():
+        raise ValueError(
+            "has a non-ASCII character (such as a smart quote); copy the key again as plain text"
+        )
+    if any(not "!" <= char <= "~" for char in key):
+        raise ValueError(
+            "has a space or a control character inside it; a key is visible ASCII only"
+        )
+    return key
+
+
+def read_key_file(path: Path) -> str:
+    """The key in `path`, read as UTF-8 without a BOM, its line end and surrounding spaces."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(KEY_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"RAPID7_API_KEY_FILE: cannot be read ({exc.strerror})") from None
+    if len(raw) > KEY_FILE_MAX_BYTES:
+        raise ValueError("RAPID7_API_KEY_FILE: is over 64 KiB; it should hold the key alone")
+    text = raw.decode("utf-8-sig", errors="replace")  # undecodable bytes fail as non-ASCII
+    if not text.strip():
+        raise ValueError("RAPID7_API_KEY_FILE: is empty; put the key in it")
+    try:
+        return check_key(text)
+    except ValueError as exc:
+        raise ValueError(f"RAPID7_API_KEY_FILE: the key in it {exc}") from None
 
 
 class Settings(BaseSettings):
@@ -125,6 +165,11 @@ class Settings(BaseSettings):
     def _endpoint(cls, value: str | None) -> str | None:
         return check_endpoint(value) if value else None
 
+    @field_validator("rapid7_api_key")
+    @classmethod
+    def _key(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is None else SecretStr(check_key(value.get_secret_value()))
+
     @field_validator("window_size")
     @classmethod
     def _window(cls, value: str) -> str:
@@ -156,11 +201,7 @@ class Settings(BaseSettings):
         # An empty RAPID7_API_KEY= (as in .env.example) counts as unset, so the file is read.
         key_is_empty = self.rapid7_api_key is None or not self.rapid7_api_key.get_secret_value()
         if key_is_empty and self.rapid7_api_key_file is not None:
-            try:
-                secret = self.rapid7_api_key_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(f"RAPID7_API_KEY_FILE cannot be read ({exc.strerror})") from None
-            self.rapid7_api_key = SecretStr(secret)
+            self.rapid7_api_key = SecretStr(read_key_file(self.rapid7_api_key_file))
         return self
 
     @property
@@ -184,9 +225,9 @@ class Settings(BaseSettings):
 
 def _describe(error: ErrorDetails) -> str:
     """One line for one problem: the variable, what is wrong. Never the value."""
-    name = "_".join(part for part in error["loc"] if isinstance(part, str)).upper() or "settings"
+    name = "_".join(part for part in error["loc"] if isinstance(part, str)).upper()
     message = error["msg"].removeprefix("Value error, ")
-    return f"{name}: {message}"
+    return f"{name}: {message}" if name else message  # a check across fields names its own
 
 
 def load_settings(

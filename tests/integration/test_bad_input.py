@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pytest
 from tests.integration.conftest import SAMPLE_LOGS, Harness, HarnessFactory
 
-from log_ingestion.emulator import Dataset
+from log_ingestion.emulator import DEFAULT_API_KEY, Dataset
 from log_ingestion.models import LogInfo
 from log_ingestion.runner import pieces
 from log_ingestion.sink import open_dataset, table_dir_name
@@ -189,8 +189,18 @@ def test_a_missing_api_key_exits_2(harness: Harness) -> None:
 
 # -- configuration and options refused at start, as a user runs the CLI ----------------
 
+KEY_NON_ASCII = (
+    "error: RAPID7_API_KEY: has a non-ASCII character (such as a smart quote); "
+    "copy the key again as plain text"
+)
 IN_RANGE = "give a time from 1970-01-01 to 9999-12-31"
 REFUSED_AT_START = [
+    pytest.param({"RAPID7_API_KEY": f"“{DEFAULT_API_KEY}”"}, KEY_NON_ASCII, id="key-smart-quotes"),
+    pytest.param(
+        {"RAPID7_API_KEY": "emulator\nkey"},
+        "error: RAPID7_API_KEY: has a line break inside it; the key is one line",
+        id="key-inner-newline",
+    ),
     pytest.param(
         {"START_TIME": "100000w"},
         "error: START_TIME: reaches back before 1970-01-01T00:00:00Z; give a shorter duration, "
@@ -220,6 +230,46 @@ def test_bad_configuration_is_refused_before_any_request(
 
     assert (2, [line], False) == _outcome(result)
     assert harness.emulator.stats.total_requests == 0
+
+
+def test_a_refused_key_is_never_shown(harness: Harness) -> None:
+    """A key refused for its smart quotes is not echoed on stderr or stdout."""
+    result = harness.run_cli(RAPID7_API_KEY=f"“{DEFAULT_API_KEY}”")
+
+    assert DEFAULT_API_KEY not in result.stderr + result.stdout
+
+
+def test_a_key_with_spaces_around_it_is_used_without_them(harness: Harness) -> None:
+    """`RAPID7_API_KEY=" key "` ingests: the spaces are not part of the header."""
+    result = harness.run_cli(RAPID7_API_KEY=f"  {DEFAULT_API_KEY} ")
+
+    expected = (0, [], False)
+    assert expected == _outcome(result)
+
+
+def test_a_key_file_with_a_bom_and_crlf_is_used(harness: Harness) -> None:
+    """A key file saved with a UTF-8 BOM and a CRLF line end ingests."""
+    key_file = harness.tmp_path / "key"
+    key_file.write_bytes(b"\xef\xbb\xbf" + DEFAULT_API_KEY.encode() + b"\r\n")
+
+    result = harness.run_cli(RAPID7_API_KEY="", RAPID7_API_KEY_FILE=str(key_file))
+
+    expected = (0, [], False)
+    assert expected == _outcome(result)
+
+
+def test_a_key_file_with_smart_quotes_is_refused_naming_the_file_variable(harness: Harness) -> None:
+    """Smart quotes in the key file: exit 2, one line naming RAPID7_API_KEY_FILE."""
+    key_file = harness.tmp_path / "key"
+    key_file.write_text(f"“{DEFAULT_API_KEY}”\n", encoding="utf-8")
+
+    result = harness.run_cli(RAPID7_API_KEY="", RAPID7_API_KEY_FILE=str(key_file))
+
+    line = (
+        "error: RAPID7_API_KEY_FILE: the key in it has a non-ASCII character (such as a smart "
+        "quote); copy the key again as plain text"
+    )
+    assert (2, [line], False) == _outcome(result)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ import pytest
 from log_ingestion.config import (
     Settings,
     check_endpoint,
+    check_key,
     load_settings,
 )
 from log_ingestion.errors import ConfigError
@@ -146,6 +147,91 @@ def test_an_unknown_arrow_memory_pool_is_one_line_naming_the_choices(monkeypatch
     monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "tcmalloc")
     with pytest.raises(ConfigError, match=r"^ARROW_DEFAULT_MEMORY_POOL: .*jemalloc"):
         load_settings()
+
+
+# -- the API key ----------------------------------------------------------------------
+
+
+def test_spaces_around_the_key_are_removed(monkeypatch):
+    """A header value cannot start or end with whitespace; a pasted key often does."""
+    monkeypatch.setenv("RAPID7_API_KEY", f"  {KEY}\t\n")
+    settings = load_settings()
+    assert settings.rapid7_api_key is not None
+    expected = KEY
+    assert expected == settings.rapid7_api_key.get_secret_value()
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("“k3y”", "has a non-ASCII character (such as a smart quote)"),
+        ("\ufeffk3y", "has a non-ASCII character (such as a smart quote)"),
+        ("k3y\nk3y", "has a line break inside it"),
+        ("k3y\r\nk3y", "has a line break inside it"),
+        ("k3y k3y", "has a space or a control character inside it"),
+        ("k3y\x00k3y", "has a space or a control character inside it"),
+        ("k3y\x7f", "has a space or a control character inside it"),
+    ],
+)
+def test_a_key_that_cannot_be_a_header_value_is_refused(key, problem):
+    """Non-ASCII, line breaks, inner spaces and control characters are refused, each named."""
+    with pytest.raises(ValueError, match=r"^has ") as caught:
+        check_key(key)
+    assert problem == str(caught.value).split(";")[0]
+
+
+def test_a_refused_key_is_one_line_naming_the_variable_not_the_value(monkeypatch):
+    """RAPID7_API_KEY with smart quotes: one line naming it, without the key."""
+    monkeypatch.setenv("RAPID7_API_KEY", f"“{KEY}”")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    expected = (
+        "RAPID7_API_KEY: has a non-ASCII character (such as a smart quote); "
+        "copy the key again as plain text"
+    )
+    assert expected == str(caught.value)
+
+
+def test_a_key_file_with_a_bom_and_crlf_is_read(tmp_path, monkeypatch):
+    """A key file saved by a Windows editor (UTF-8 BOM, CRLF) gives the bare key."""
+    secret = tmp_path / "key"
+    secret.write_bytes(b"\xef\xbb\xbf" + KEY.encode() + b"\r\n")
+    monkeypatch.setenv("RAPID7_API_KEY_FILE", str(secret))
+    settings = load_settings()
+    assert settings.rapid7_api_key is not None
+    expected = KEY
+    assert expected == settings.rapid7_api_key.get_secret_value()
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("“k3y”".encode(), "the key in it has a non-ASCII character (such as a smart quote)"),
+        (b"\xffk3y", "the key in it has a non-ASCII character (such as a smart quote)"),
+        (b"k3y\nk3y\n", "the key in it has a line break inside it"),
+        (b"\xef\xbb\xbf\r\n", "is empty"),
+        (b"k" * (64 * 1024 + 1), "is over 64 KiB"),
+    ],
+)
+def test_a_bad_key_file_is_one_line_naming_the_file_variable(
+    tmp_path, monkeypatch, content, problem
+):
+    """What is wrong with the key file is said against RAPID7_API_KEY_FILE, never with its content."""
+    secret = tmp_path / "key"
+    secret.write_bytes(content)
+    monkeypatch.setenv("RAPID7_API_KEY_FILE", str(secret))
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert f"RAPID7_API_KEY_FILE: {problem}" == str(caught.value).split(";")[0]
+
+
+def test_a_key_file_that_is_a_folder_is_one_line(tmp_path, monkeypatch):
+    """RAPID7_API_KEY_FILE naming a folder says it cannot be read, and why."""
+    monkeypatch.setenv("RAPID7_API_KEY_FILE", str(tmp_path))
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    expected = "RAPID7_API_KEY_FILE: cannot be read (Is a directory)"
+    assert expected == str(caught.value)
 
 
 # -- durations and times -------------------------------------------------------------------
