@@ -7,7 +7,9 @@ readable line per variable, never with the value itself (it may be the API key).
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -32,6 +34,7 @@ COMPRESSIONS = ("snappy", "zstd", "gzip", "lz4", "none")
 SECOND_MS = 1_000
 DAY_MS = 86_400 * SECOND_MS
 KEY_FILE_MAX_BYTES = 64 * 1024  # a key file holds one key; this stops a read of /dev/zero
+DOTENV = Path(".env")
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -101,7 +104,7 @@ class Settings(BaseSettings):
     """Everything the service can be told. Names are the environment variables, upper-cased."""
 
     model_config = SettingsConfigDict(
-        env_file=".env",
+        env_file=DOTENV,
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
@@ -230,12 +233,27 @@ def _describe(error: ErrorDetails) -> str:
     return f"{name}: {message}" if name else message  # a check across fields names its own
 
 
+def _read_settings(**overrides: object) -> Settings:
+    """`Settings(**overrides)`; a `.env` that is there but cannot be read is a `ConfigError`."""
+    try:
+        if DOTENV.is_dir():  # pydantic-settings would pass over it without a word
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except OSError as exc:
+        raise ConfigError(
+            f".env: cannot be read ({exc.strerror}); make it a file this user can read, "
+            "or move it out of the working folder"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(".env: is not UTF-8 text; save it as UTF-8") from None
+
+
 def load_settings(
     *, require_key: bool = True, require_output: bool = False, **overrides: object
 ) -> Settings:
     """Read and validate the configuration; raise ConfigError with one line per problem."""
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings = _read_settings(**overrides)
     except ValidationError as exc:
         lines = [_describe(error) for error in exc.errors(include_input=False)]
         raise ConfigError("\n".join(lines)) from None

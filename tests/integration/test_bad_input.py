@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -270,6 +272,43 @@ def test_a_key_file_with_smart_quotes_is_refused_naming_the_file_variable(harnes
         "quote); copy the key again as plain text"
     )
     assert (2, [line], False) == _outcome(result)
+
+
+DOTENV_UNREADABLE = (
+    "error: .env: cannot be read ({}); make it a file this user can read, "
+    "or move it out of the working folder"
+)
+
+
+def _obeying_file_permissions() -> list[str]:
+    """A command prefix under which root, too, is refused a file it has no permission for."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("root reads any file, and setpriv is not here to drop that right")
+    drop = "-dac_override,-dac_read_search"
+    return [setpriv, f"--inh-caps={drop}", f"--bounding-set={drop}"]
+
+
+def test_an_unreadable_dotenv_is_one_line(harness: Harness) -> None:
+    """A .env this user may not read: exit 2, one line, no PermissionError traceback."""
+    dotenv = harness.tmp_path / ".env"
+    dotenv.write_text("LOG_LEVEL=INFO\n")
+    dotenv.chmod(0)
+
+    result = harness.cli("check", env=harness.env(), wrapper=_obeying_file_permissions())
+
+    assert (2, [DOTENV_UNREADABLE.format("Permission denied")], False) == _outcome(result)
+
+
+def test_a_dotenv_folder_is_one_line(harness: Harness) -> None:
+    """A folder named .env in the working folder: exit 2, one line."""
+    (harness.tmp_path / ".env").mkdir()
+
+    result = harness.cli("check")
+
+    assert (2, [DOTENV_UNREADABLE.format("Is a directory")], False) == _outcome(result)
 
 
 @pytest.mark.parametrize(

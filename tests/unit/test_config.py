@@ -234,6 +234,27 @@ def test_a_key_file_that_is_a_folder_is_one_line(tmp_path, monkeypatch):
     assert expected == str(caught.value)
 
 
+# -- .env --------------------------------------------------------------------------------
+
+
+def test_a_dotenv_folder_is_one_line(tmp_path, monkeypatch):
+    """A folder named .env is refused, not passed over: it was surely meant as settings."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    (tmp_path / ".env").mkdir()
+    with pytest.raises(ConfigError, match=r"^\.env: cannot be read \(Is a directory\); make it"):
+        load_settings()
+
+
+def test_a_dotenv_that_is_not_utf8_is_one_line(tmp_path, monkeypatch):
+    """A .env in another encoding is refused with the fix, not a UnicodeDecodeError."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    (tmp_path / ".env").write_bytes(b"RAPID7_QUERY=caf\xe9\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    expected = ".env: is not UTF-8 text; save it as UTF-8"
+    assert expected == str(caught.value)
+
+
 # -- durations and times -------------------------------------------------------------------
 
 
