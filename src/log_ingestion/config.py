@@ -31,8 +31,9 @@ from log_ingestion.timeparse import parse_duration_ms, time_ms
 REGIONS = ("us", "us2", "us3", "eu", "ca", "au", "ap")
 COMPRESSIONS = ("snappy", "zstd", "gzip", "lz4", "none")
 
+DAY_SECONDS = 86_400  # the longest any timeout or wait may be
 SECOND_MS = 1_000
-DAY_MS = 86_400 * SECOND_MS
+DAY_MS = DAY_SECONDS * SECOND_MS
 KEY_FILE_MAX_BYTES = 64 * 1024  # a key file holds one key; this stops a read of /dev/zero
 DOTENV = Path(".env")
 
@@ -128,17 +129,19 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=20_000, ge=1, le=1_000_000)
     # Arrow's own variable, also read from .env: the allocator of Arrow buffers (default jemalloc)
     arrow_default_memory_pool: Literal["jemalloc", "mimalloc", "system"] | None = None
-    row_group_rows: int = Field(default=128_000, ge=1_000)
+    # pyarrow caps a row group at 64Mi rows; a number past its C long failed mid-run
+    row_group_rows: int = Field(default=128_000, ge=1_000, le=64 * 1024 * 1024)
     per_page: int = Field(default=500, ge=1, le=500)
     rate_limit: int = Field(default=60, ge=1, description="API requests per minute, all queries")
     retry_attempts: int = Field(default=3, ge=0, le=20)
-    retry_wait_initial: float = Field(default=0.5, ge=0)
-    retry_wait_max: float = Field(default=30.0, ge=0)
+    # every float is finite and at most a day: an `inf` would reach socket and sleep calls
+    retry_wait_initial: float = Field(default=0.5, ge=0, le=DAY_SECONDS, allow_inf_nan=False)
+    retry_wait_max: float = Field(default=30.0, ge=0, le=DAY_SECONDS, allow_inf_nan=False)
     parquet_compression: Literal["snappy", "zstd", "gzip", "lz4", "none"] = "snappy"
     parquet_compression_level: int | None = Field(default=None, ge=-7, le=22)
-    request_timeout: float = Field(default=30.0, gt=0)
-    poll_interval: float = Field(default=1.0, ge=0)
-    max_poll_wait: float = Field(default=300.0, gt=0)
+    request_timeout: float = Field(default=30.0, gt=0, le=DAY_SECONDS, allow_inf_nan=False)
+    poll_interval: float = Field(default=1.0, ge=0, le=DAY_SECONDS, allow_inf_nan=False)
+    max_poll_wait: float = Field(default=300.0, gt=0, le=DAY_SECONDS, allow_inf_nan=False)
     window_size: str = "1h"
     concurrency: int = Field(default=4, ge=1, le=64)
     start_time: str = "7d"

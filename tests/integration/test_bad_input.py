@@ -204,6 +204,21 @@ REFUSED_AT_START = [
         id="key-inner-newline",
     ),
     pytest.param(
+        {"REQUEST_TIMEOUT": "inf"},
+        "error: REQUEST_TIMEOUT: Input should be a finite number",
+        id="request-timeout-inf",
+    ),
+    pytest.param(
+        {"POLL_INTERVAL": "inf"},
+        "error: POLL_INTERVAL: Input should be a finite number",
+        id="poll-interval-inf",
+    ),
+    pytest.param(
+        {"MAX_POLL_WAIT": "86401"},
+        "error: MAX_POLL_WAIT: Input should be less than or equal to 86400",
+        id="max-poll-wait-over-a-day",
+    ),
+    pytest.param(
         {"START_TIME": "100000w"},
         "error: START_TIME: reaches back before 1970-01-01T00:00:00Z; give a shorter duration, "
         "or a time from 1970-01-01 to 9999-12-31",

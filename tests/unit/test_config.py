@@ -12,6 +12,13 @@ from log_ingestion.errors import ConfigError
 from log_ingestion.timeparse import parse_duration_ms
 
 KEY = "k3y-that-must-never-show"
+FLOAT_SETTINGS = [
+    "REQUEST_TIMEOUT",
+    "POLL_INTERVAL",
+    "MAX_POLL_WAIT",
+    "RETRY_WAIT_INITIAL",
+    "RETRY_WAIT_MAX",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -255,6 +262,39 @@ def test_a_dotenv_that_is_not_utf8_is_one_line(tmp_path, monkeypatch):
     assert expected == str(caught.value)
 
 
+# -- numbers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FLOAT_SETTINGS)
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e400"])
+def test_a_float_setting_must_be_finite(monkeypatch, name, value):
+    """inf, nan and numbers too big for a float are refused, naming the variable."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert f"{name}: Input should be a finite number" == str(caught.value)
+
+
+@pytest.mark.parametrize("name", FLOAT_SETTINGS)
+def test_a_float_setting_of_more_than_a_day_is_refused(monkeypatch, name):
+    """A timeout or wait of more than 86400 seconds is refused, naming the bound."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv(name, "86400.5")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert f"{name}: Input should be less than or equal to 86400" == str(caught.value)
+
+
+@pytest.mark.parametrize("name", FLOAT_SETTINGS)
+def test_a_float_setting_of_a_day_is_accepted(monkeypatch, name):
+    """86400 seconds, a day, is the longest timeout or wait."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv(name, "86400")
+    expected = 86400.0
+    assert expected == getattr(load_settings(), name.lower())
+
+
 # -- durations and times -------------------------------------------------------------------
 
 
@@ -318,3 +358,13 @@ def test_start_time_is_read_at_load(monkeypatch, start, problem):
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert f"START_TIME: {problem}" == str(caught.value).split(";")[0]
+
+
+def test_row_groups_are_at_most_what_pyarrow_writes(monkeypatch):
+    """ROW_GROUP_ROWS above pyarrow's 64Mi cap is refused at load, not mid-run."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv("ROW_GROUP_ROWS", str(10**30))
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    expected = "ROW_GROUP_ROWS: Input should be less than or equal to 67108864"
+    assert expected == str(caught.value)
