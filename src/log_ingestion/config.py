@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+import pyarrow as pa
 from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -101,6 +103,28 @@ def read_key_file(path: Path) -> str:
         raise ValueError(f"RAPID7_API_KEY_FILE: the key in it {exc}") from None
 
 
+def codecs_with_levels() -> list[str]:
+    """The PARQUET_COMPRESSION codecs that take a PARQUET_COMPRESSION_LEVEL, per pyarrow."""
+    return [
+        codec
+        for codec in COMPRESSIONS
+        if codec != "none" and pa.Codec.supports_compression_level(codec)
+    ]
+
+
+def check_compression_level(codec: str, level: int) -> None:
+    """`ValueError` unless pyarrow's `codec` takes compression level `level`."""
+    if codec not in codecs_with_levels():
+        raise ValueError(
+            f"PARQUET_COMPRESSION={codec} has no levels; unset PARQUET_COMPRESSION_LEVEL, "
+            f"or choose a PARQUET_COMPRESSION that has them ({', '.join(codecs_with_levels())})"
+        )
+    low = pa.Codec.minimum_compression_level(codec)
+    high = pa.Codec.maximum_compression_level(codec)
+    if not low <= level <= high:
+        raise ValueError(f"PARQUET_COMPRESSION={codec} takes levels {low} to {high}")
+
+
 class Settings(BaseSettings):
     """Everything the service can be told. Names are the environment variables, upper-cased."""
 
@@ -138,7 +162,7 @@ class Settings(BaseSettings):
     retry_wait_initial: float = Field(default=0.5, ge=0, le=DAY_SECONDS, allow_inf_nan=False)
     retry_wait_max: float = Field(default=30.0, ge=0, le=DAY_SECONDS, allow_inf_nan=False)
     parquet_compression: Literal["snappy", "zstd", "gzip", "lz4", "none"] = "snappy"
-    parquet_compression_level: int | None = Field(default=None, ge=-7, le=22)
+    parquet_compression_level: int | None = None  # its range depends on the codec
     request_timeout: float = Field(default=30.0, gt=0, le=DAY_SECONDS, allow_inf_nan=False)
     poll_interval: float = Field(default=1.0, ge=0, le=DAY_SECONDS, allow_inf_nan=False)
     max_poll_wait: float = Field(default=300.0, gt=0, le=DAY_SECONDS, allow_inf_nan=False)
@@ -175,6 +199,14 @@ class Settings(BaseSettings):
     @classmethod
     def _key(cls, value: SecretStr | None) -> SecretStr | None:
         return None if value is None else SecretStr(check_key(value.get_secret_value()))
+
+    @field_validator("parquet_compression_level")
+    @classmethod
+    def _level(cls, value: int | None, info: ValidationInfo) -> int | None:
+        codec = info.data.get("parquet_compression")  # absent when it was itself refused
+        if value is not None and codec is not None:
+            check_compression_level(codec, value)
+        return value
 
     @field_validator("window_size")
     @classmethod

@@ -219,6 +219,17 @@ REFUSED_AT_START = [
         id="max-poll-wait-over-a-day",
     ),
     pytest.param(
+        {"PARQUET_COMPRESSION": "snappy", "PARQUET_COMPRESSION_LEVEL": "5"},
+        "error: PARQUET_COMPRESSION_LEVEL: PARQUET_COMPRESSION=snappy has no levels; unset "
+        "PARQUET_COMPRESSION_LEVEL, or choose a PARQUET_COMPRESSION that has them (zstd, gzip, lz4)",
+        id="snappy-with-a-level",
+    ),
+    pytest.param(
+        {"PARQUET_COMPRESSION": "gzip", "PARQUET_COMPRESSION_LEVEL": "22"},
+        "error: PARQUET_COMPRESSION_LEVEL: PARQUET_COMPRESSION=gzip takes levels 1 to 9",
+        id="gzip-level-22",
+    ),
+    pytest.param(
         {"START_TIME": "100000w"},
         "error: START_TIME: reaches back before 1970-01-01T00:00:00Z; give a shorter duration, "
         "or a time from 1970-01-01 to 9999-12-31",

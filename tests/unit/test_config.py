@@ -4,8 +4,10 @@ import pytest
 
 from log_ingestion.config import (
     Settings,
+    check_compression_level,
     check_endpoint,
     check_key,
+    codecs_with_levels,
     load_settings,
 )
 from log_ingestion.errors import ConfigError
@@ -293,6 +295,56 @@ def test_a_float_setting_of_a_day_is_accepted(monkeypatch, name):
     monkeypatch.setenv(name, "86400")
     expected = 86400.0
     assert expected == getattr(load_settings(), name.lower())
+
+
+# -- compression levels ------------------------------------------------------------------
+
+
+def test_the_codecs_with_levels_are_pyarrows():
+    """zstd, gzip and lz4 take a level; snappy and none do not."""
+    expected = ["zstd", "gzip", "lz4"]
+    assert expected == codecs_with_levels()
+
+
+@pytest.mark.parametrize(
+    ("codec", "level"),
+    [("zstd", -131072), ("zstd", 22), ("gzip", 1), ("gzip", 9), ("lz4", 1), ("lz4", 12)],
+)
+def test_a_level_in_pyarrows_range_is_accepted(codec, level):
+    """The ends of each codec's range, as pyarrow reports it, are accepted."""
+    assert check_compression_level(codec, level) is None
+
+
+@pytest.mark.parametrize(
+    ("codec", "level", "problem"),
+    [
+        ("gzip", 22, "PARQUET_COMPRESSION=gzip takes levels 1 to 9"),
+        ("gzip", 0, "PARQUET_COMPRESSION=gzip takes levels 1 to 9"),
+        ("zstd", 23, "PARQUET_COMPRESSION=zstd takes levels -131072 to 22"),
+        ("lz4", 13, "PARQUET_COMPRESSION=lz4 takes levels 1 to 12"),
+        ("snappy", 5, "PARQUET_COMPRESSION=snappy has no levels"),
+        ("none", 1, "PARQUET_COMPRESSION=none has no levels"),
+    ],
+)
+def test_a_level_the_codec_does_not_take_is_refused(codec, level, problem):
+    """Outside the codec's range, or any level for a codec without levels, is refused."""
+    with pytest.raises(ValueError, match=r"^PARQUET_COMPRESSION=") as caught:
+        check_compression_level(codec, level)
+    assert problem == str(caught.value).split(";")[0]
+
+
+def test_a_level_for_snappy_names_both_variables(monkeypatch):
+    """PARQUET_COMPRESSION=snappy with a level fails at load, naming both variables."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv("PARQUET_COMPRESSION", "snappy")
+    monkeypatch.setenv("PARQUET_COMPRESSION_LEVEL", "5")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    expected = (
+        "PARQUET_COMPRESSION_LEVEL: PARQUET_COMPRESSION=snappy has no levels; unset "
+        "PARQUET_COMPRESSION_LEVEL, or choose a PARQUET_COMPRESSION that has them (zstd, gzip, lz4)"
+    )
+    assert expected == str(caught.value)
 
 
 # -- durations and times -------------------------------------------------------------------
