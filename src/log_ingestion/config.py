@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 from pydantic import (
@@ -125,6 +125,24 @@ def check_compression_level(codec: str, level: int) -> None:
         raise ValueError(f"PARQUET_COMPRESSION={codec} takes levels {low} to {high}")
 
 
+def local_path(text: str) -> str:
+    """A `file://` URI as its local path, `~` expanded; any other `scheme://` as given."""
+    if text.startswith("~"):
+        expanded = os.path.expanduser(text)
+        # an empty HOME would make `~` the root folder
+        if expanded.startswith("~") or (os.environ.get("HOME") == "" and text[1:2] in ("", "/")):
+            raise ValueError(
+                "cannot expand ~ (HOME is empty or unset, or no such user); give a full path"
+            )
+        return expanded
+    if text[:7].lower() == "file://":
+        parts = urlsplit(text)
+        if parts.netloc not in ("", "localhost") or not parts.path:
+            raise ValueError("a file:// URI must name a local folder: file:///data/rapid7")
+        return unquote(parts.path)
+    return text
+
+
 class Settings(BaseSettings):
     """Everything the service can be told. Names are the environment variables, upper-cased."""
 
@@ -199,6 +217,11 @@ class Settings(BaseSettings):
     @classmethod
     def _key(cls, value: SecretStr | None) -> SecretStr | None:
         return None if value is None else SecretStr(check_key(value.get_secret_value()))
+
+    @field_validator("output_dir", "state_dir")
+    @classmethod
+    def _local_path(cls, value: str | None) -> str | None:
+        return local_path(value) if value else value
 
     @field_validator("parquet_compression_level")
     @classmethod

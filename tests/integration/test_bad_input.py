@@ -383,3 +383,32 @@ def test_check_refuses_a_start_time_that_is_not_a_time(harness: Harness) -> None
     )
     assert (2, [line], False) == _outcome(result)
     assert harness.emulator.stats.total_requests == 0
+
+
+def test_a_file_uri_output_keeps_files_and_state_in_that_folder(harness: Harness) -> None:
+    """OUTPUT_DIR=file:///… puts the Parquet and the checkpoints there, and nothing in ./file:."""
+    target = harness.tmp_path / "uri-target"
+
+    result = harness.run_cli("--logs", LOG, OUTPUT_DIR=target.as_uri())
+
+    expected = (0, True, True, False)
+    assert expected == (
+        result.returncode,
+        any(target.rglob("*.parquet")),
+        any((target / "_state").glob("*.json")),
+        (harness.tmp_path / "file:").exists(),
+    )
+
+
+def test_a_tilde_output_is_under_home(harness: Harness) -> None:
+    """OUTPUT_DIR=~/x writes to $HOME/x, not to a folder named `~`."""
+    home = harness.tmp_path / "home"
+
+    result = harness.run_cli("--logs", LOG, HOME=str(home), OUTPUT_DIR="~/x")
+
+    expected = (0, True, False)
+    assert expected == (
+        result.returncode,
+        any((home / "x" / "_state").glob("*.json")),
+        (harness.tmp_path / "~").exists(),
+    )

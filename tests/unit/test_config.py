@@ -9,6 +9,7 @@ from log_ingestion.config import (
     check_key,
     codecs_with_levels,
     load_settings,
+    local_path,
 )
 from log_ingestion.errors import ConfigError
 from log_ingestion.timeparse import parse_duration_ms
@@ -345,6 +346,71 @@ def test_a_level_for_snappy_names_both_variables(monkeypatch):
         "PARQUET_COMPRESSION_LEVEL, or choose a PARQUET_COMPRESSION that has them (zstd, gzip, lz4)"
     )
     assert expected == str(caught.value)
+
+
+# -- paths ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("file:///tmp/u", "/tmp/u"),
+        ("FILE:///tmp/u/", "/tmp/u/"),
+        ("file://localhost/tmp/u", "/tmp/u"),
+        ("file:///tmp/my%20logs", "/tmp/my logs"),
+        ("s3://bucket/logs", "s3://bucket/logs"),
+        ("out/logs", "out/logs"),
+        ("/data/rapid7", "/data/rapid7"),
+    ],
+)
+def test_a_file_uri_becomes_its_local_path(given, expected):
+    """file:// URIs are local paths; other schemes and plain paths are kept as given."""
+    assert expected == local_path(given)
+
+
+def test_a_tilde_is_the_home_folder(monkeypatch, tmp_path):
+    """`~/x` is $HOME/x, not a folder named `~`."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert f"{tmp_path}/x" == local_path("~/x")
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ("file://server/share", "a file:// URI must name a local folder: file:///data/rapid7"),
+        ("file://", "a file:// URI must name a local folder: file:///data/rapid7"),
+        ("~no-such-user-here/x", "cannot expand ~ (HOME is empty or unset, or no such user)"),
+    ],
+)
+def test_a_path_that_is_not_local_is_refused(given, problem):
+    """A file:// URI on another host, or a ~user that does not exist, is refused."""
+    with pytest.raises(ValueError, match=r"file://|~") as caught:
+        local_path(given)
+    assert problem == str(caught.value).split(";")[0]
+
+
+def test_an_empty_home_is_not_the_root_folder(monkeypatch):
+    """With HOME set but empty, `~` is refused instead of meaning `/`."""
+    monkeypatch.setenv("HOME", "")
+    with pytest.raises(ValueError, match=r"^cannot expand ~"):
+        local_path("~")
+
+
+def test_the_state_folder_follows_a_file_uri_output(monkeypatch):
+    """OUTPUT_DIR=file:///tmp/u puts the checkpoints in /tmp/u/_state, not ./file:/tmp/u."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv("OUTPUT_DIR", "file:///tmp/u")
+    settings = load_settings()
+    expected = ("/tmp/u", "/tmp/u/_state")
+    assert expected == (settings.output_dir, settings.resolved_state_dir)
+
+
+def test_a_tilde_state_dir_is_expanded(monkeypatch, tmp_path):
+    """STATE_DIR=~/state is under $HOME."""
+    monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("STATE_DIR", "~/state")
+    assert f"{tmp_path}/state" == load_settings().resolved_state_dir
 
 
 # -- durations and times -------------------------------------------------------------------
