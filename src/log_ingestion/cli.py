@@ -136,7 +136,10 @@ def run(
         bool, typer.Option("--rescan", help="Ingest committed windows again (replaces them).")
     ] = False,
     metrics_port: Annotated[
-        int | None, typer.Option(help="Serve Prometheus /metrics on this port while running.")
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Serve Prometheus /metrics on this port while running."
+        ),
     ] = None,
     metrics_host: Annotated[
         str,

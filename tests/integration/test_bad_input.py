@@ -385,6 +385,27 @@ def test_check_refuses_a_start_time_that_is_not_a_time(harness: Harness) -> None
     assert harness.emulator.stats.total_requests == 0
 
 
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("run", "--metrics-port", "99999"), "--metrics-port"),
+        (("emulator", "--port", "99999"), "--port"),
+    ],
+)
+def test_a_port_above_65535_is_a_usage_error(
+    harness: Harness, args: tuple[str, ...], option: str
+) -> None:
+    """A port out of 0..65535 is refused by the option itself: exit 2, naming it."""
+    result = harness.cli(*args)
+
+    expected = (2, True, False)
+    assert expected == (
+        result.returncode,
+        f"Invalid value for '{option}'" in result.stderr,
+        "Traceback" in result.stderr,
+    )
+
+
 def test_a_file_uri_output_keeps_files_and_state_in_that_folder(harness: Harness) -> None:
     """OUTPUT_DIR=file:///… puts the Parquet and the checkpoints there, and nothing in ./file:."""
     target = harness.tmp_path / "uri-target"
