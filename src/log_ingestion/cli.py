@@ -154,6 +154,10 @@ def run(
     """Ingest a time range (or resume from the checkpoints) into Parquet."""
 
     def body() -> RunSummary:
+        if follow_mode and to != "now":
+            raise ConfigError(
+                "--to: --follow runs until stopped and takes no --to; drop --to, or drop --follow to stop at --to"
+            )
         settings = _settings(api_key, require_output=True)
         if logs is not None:
             settings.rapid7_log_ids = [part.strip() for part in logs.split(",") if part.strip()]

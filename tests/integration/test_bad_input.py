@@ -361,12 +361,18 @@ def test_a_dotenv_folder_is_one_line(harness: Harness) -> None:
             f"error: --from: '99999999999999999999' is after 9999-12-31T23:59:59Z; {IN_RANGE}",
             id="state-reset-from-after-9999",
         ),
+        pytest.param(
+            ("run", "--follow", "--to", "1h"),
+            "error: --to: --follow runs until stopped and takes no --to; drop --to, or drop "
+            "--follow to stop at --to",
+            id="follow-with-to",
+        ),
     ],
 )
 def test_a_bad_time_is_refused_naming_the_option(
     harness: Harness, args: tuple[str, ...], line: str
 ) -> None:
-    """A time outside 1970..9999: exit 2, one line naming the option, nothing requested."""
+    """A time outside 1970..9999, or --follow with --to: exit 2, one line, nothing requested."""
     result = harness.cli(*args)
 
     assert (2, [line], False) == _outcome(result)
