@@ -146,7 +146,8 @@ RescanOption = Annotated[
     bool, typer.Option("--rescan", help="Ingest committed windows again (replaces them).")
 ]
 MetricsPortOption = Annotated[
-    int | None, typer.Option(help="Serve Prometheus /metrics on this port while running.")
+    int | None,
+    typer.Option(min=0, max=65535, help="Serve Prometheus /metrics on this port while running."),
 ]
 MetricsHostOption = Annotated[
     str, typer.Option(help="Address for --metrics-port (0.0.0.0 to let a remote Prometheus in).")
@@ -172,6 +173,10 @@ def run(
     """Ingest a time range (or resume from the checkpoints) into Parquet."""
 
     def body() -> RunSummary:
+        if follow_mode and to != "now":
+            raise ConfigError(
+                "--to: --follow runs until stopped and takes no --to; drop --to, or drop --follow to stop at --to"
+            )
         settings = _settings(api_key, require_output=True)
         if logs is not None:
             settings.rapid7_log_ids = [part.strip() for part in logs.split(",") if part.strip()]
@@ -304,11 +309,11 @@ def state_reset(
 
 
 def _reset(store: JsonCheckpointStore, log: str, from_: str | None) -> None:
+    from_ms = parse_time(from_, now_ms=now_ms()) if from_ else 0
     wanted = log.lower()
     matches = [cp for cp in store.list() if wanted in (cp.log_id.lower(), cp.log_name.lower())]
     if not matches:
         raise ConfigError(f"--log: no checkpoint for {log!r}; `log-ingestion state` lists them")
-    from_ms = parse_time(from_, now_ms=now_ms()) if from_ else 0
     for checkpoint in matches:
         store.save(checkpoint.rewound(from_ms))
         if from_:

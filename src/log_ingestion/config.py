@@ -7,16 +7,19 @@ readable line per variable, never with the value itself (it may be the API key).
 
 from __future__ import annotations
 
+import errno
 import ipaddress
-import re
+import os
+import time
 from pathlib import Path
 from typing import Annotated, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -24,32 +27,18 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from log_ingestion.errors import ConfigError
+from log_ingestion.timeparse import parse_duration_ms, time_ms
 
 Region = Literal["us", "us2", "us3", "eu", "ca", "au", "ap"]
 Compression = Literal["snappy", "zstd", "gzip", "lz4", "none"]
 REGIONS: tuple[str, ...] = get_args(Region)
 COMPRESSIONS: tuple[str, ...] = get_args(Compression)
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
-_UNIT_MS = {
-    "ms": 1,
-    "s": 1_000,
-    "sec": 1_000,
-    "m": 60_000,
-    "min": 60_000,
-    "h": 3_600_000,
-    "d": 86_400_000,
-    "w": 604_800_000,
-}
-
-
-def parse_duration_ms(text: str) -> int:
-    """`90s`, `15m`, `1h`, `7d`, `250ms` -> milliseconds. A bare number means seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 1h, 7d)")
-    number, unit = match.groups()
-    return int(float(number) * _UNIT_MS[(unit or "s").lower()])
+DAY_SECONDS = 86_400  # the longest any timeout or wait may be
+SECOND_MS = 1_000
+DAY_MS = DAY_SECONDS * SECOND_MS
+KEY_FILE_MAX_BYTES = 64 * 1024  # a key file holds one key; this stops a read of /dev/zero
+DOTENV = Path(".env")
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -76,11 +65,94 @@ def check_endpoint(url: str) -> str:
     return url.rstrip("/")
 
 
+def check_key(key: str) -> str:
+    """The key without surrounding whitespace; `ValueError` if it cannot be sent as a header.
+
+    An HTTP header value cannot begin or end with whitespace, so that is removed (a pasted
+    key often carries it). Anything else outside visible ASCII (a smart quote, a line break,
+    a control character, a space inside) would fail every request, so it is refused here.
+    """
+    key = key.strip()
+    if "\n" in key or "\r" in key:
+        raise ValueError("has a line break inside it; the key is one line")
+    if not key.isascii():
+        raise ValueError(
+            "has a non-ASCII character (such as a smart quote); copy the key again as plain text"
+        )
+    if any(not "!" <= char <= "~" for char in key):
+        raise ValueError(
+            "has a space or a control character inside it; a key is visible ASCII only"
+        )
+    return key
+
+
+def read_key_file(path: Path) -> str:
+    """The key in `path`, read as UTF-8 without a BOM, its line end and surrounding spaces."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(KEY_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"RAPID7_API_KEY_FILE: cannot be read ({exc.strerror})") from None
+    if len(raw) > KEY_FILE_MAX_BYTES:
+        raise ValueError("RAPID7_API_KEY_FILE: is over 64 KiB; it should hold the key alone")
+    text = raw.decode("utf-8-sig", errors="replace")  # undecodable bytes fail as non-ASCII
+    if not text.strip():
+        raise ValueError("RAPID7_API_KEY_FILE: is empty; put the key in it")
+    try:
+        return check_key(text)
+    except ValueError as exc:
+        raise ValueError(f"RAPID7_API_KEY_FILE: the key in it {exc}") from None
+
+
+def codecs_with_levels() -> list[str]:
+    """The PARQUET_COMPRESSION codecs that take a PARQUET_COMPRESSION_LEVEL, per pyarrow."""
+    import pyarrow as pa  # here, not at import: `--help` must not wait for Arrow
+
+    return [
+        codec
+        for codec in COMPRESSIONS
+        if codec != "none" and pa.Codec.supports_compression_level(codec)
+    ]
+
+
+def check_compression_level(codec: str, level: int) -> None:
+    """`ValueError` unless pyarrow's `codec` takes compression level `level`."""
+    if codec not in codecs_with_levels():
+        raise ValueError(
+            f"PARQUET_COMPRESSION={codec} has no levels; unset PARQUET_COMPRESSION_LEVEL, "
+            f"or choose a PARQUET_COMPRESSION that has them ({', '.join(codecs_with_levels())})"
+        )
+    import pyarrow as pa
+
+    low = pa.Codec.minimum_compression_level(codec)
+    high = pa.Codec.maximum_compression_level(codec)
+    if not low <= level <= high:
+        raise ValueError(f"PARQUET_COMPRESSION={codec} takes levels {low} to {high}")
+
+
+def local_path(text: str) -> str:
+    """A `file://` URI as its local path, `~` expanded; any other `scheme://` as given."""
+    if text.startswith("~"):
+        expanded = os.path.expanduser(text)
+        # an empty HOME would make `~` the root folder
+        if expanded.startswith("~") or (os.environ.get("HOME") == "" and text[1:2] in ("", "/")):
+            raise ValueError(
+                "cannot expand ~ (HOME is empty or unset, or no such user); give a full path"
+            )
+        return expanded
+    if text[:7].lower() == "file://":
+        parts = urlsplit(text)
+        if parts.netloc not in ("", "localhost") or not parts.path:
+            raise ValueError("a file:// URI must name a local folder: file:///data/rapid7")
+        return unquote(parts.path)
+    return text
+
+
 class Settings(BaseSettings):
     """Everything the service can be told. Names are the environment variables, upper-cased."""
 
     model_config = SettingsConfigDict(
-        env_file=".env",
+        env_file=DOTENV,
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
@@ -104,17 +176,19 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=20_000, ge=1, le=1_000_000)
     # Arrow's own variable, also read from .env: the allocator of Arrow buffers (default jemalloc)
     arrow_default_memory_pool: Literal["jemalloc", "mimalloc", "system"] | None = None
-    row_group_rows: int = Field(default=128_000, ge=1_000)
+    # pyarrow caps a row group at 64Mi rows; a number past its C long failed mid-run
+    row_group_rows: int = Field(default=128_000, ge=1_000, le=64 * 1024 * 1024)
     per_page: int = Field(default=500, ge=1, le=500)
     rate_limit: int = Field(default=60, ge=1, description="API requests per minute, all queries")
     retry_attempts: int = Field(default=3, ge=0, le=20)
-    retry_wait_initial: float = Field(default=0.5, ge=0)
-    retry_wait_max: float = Field(default=30.0, ge=0)
+    # every float is finite and at most a day: an `inf` would reach socket and sleep calls
+    retry_wait_initial: float = Field(default=0.5, ge=0, le=DAY_SECONDS, allow_inf_nan=False)
+    retry_wait_max: float = Field(default=30.0, ge=0, le=DAY_SECONDS, allow_inf_nan=False)
     parquet_compression: Compression = "snappy"
-    parquet_compression_level: int | None = Field(default=None, ge=-7, le=22)
-    request_timeout: float = Field(default=30.0, gt=0)
-    poll_interval: float = Field(default=1.0, ge=0)
-    max_poll_wait: float = Field(default=300.0, gt=0)
+    parquet_compression_level: int | None = None  # its range depends on the codec
+    request_timeout: float = Field(default=30.0, gt=0, le=DAY_SECONDS, allow_inf_nan=False)
+    poll_interval: float = Field(default=1.0, ge=0, le=DAY_SECONDS, allow_inf_nan=False)
+    max_poll_wait: float = Field(default=300.0, gt=0, le=DAY_SECONDS, allow_inf_nan=False)
     window_size: str = "1h"
     concurrency: int = Field(default=4, ge=1, le=64)
     start_time: str = "7d"
@@ -144,11 +218,48 @@ class Settings(BaseSettings):
     def _endpoint(cls, value: str | None) -> str | None:
         return check_endpoint(value) if value else None
 
-    @field_validator("window_size", "follow_lag")
+    @field_validator("rapid7_api_key")
     @classmethod
-    def _duration(cls, value: str) -> str:
-        if parse_duration_ms(value) <= 0:
-            raise ValueError("must be longer than zero")
+    def _key(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is None else SecretStr(check_key(value.get_secret_value()))
+
+    @field_validator("output_dir", "state_dir")
+    @classmethod
+    def _local_path(cls, value: str | None) -> str | None:
+        return local_path(value) if value else value
+
+    @field_validator("parquet_compression_level")
+    @classmethod
+    def _level(cls, value: int | None, info: ValidationInfo) -> int | None:
+        codec = info.data.get("parquet_compression")  # absent when it was itself refused
+        if value is not None and codec is not None:
+            check_compression_level(codec, value)
+        return value
+
+    @field_validator("window_size")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        window_ms = parse_duration_ms(value)
+        if not SECOND_MS <= window_ms <= DAY_MS:
+            raise ValueError("must be from 1s to 1d")
+        if DAY_MS % window_ms:
+            raise ValueError(
+                "must divide a day evenly (such as 1m, 5m, 15m, 1h, 6h or 1d), "
+                "so windows start at midnight UTC"
+            )
+        return value
+
+    @field_validator("follow_lag")
+    @classmethod
+    def _lag(cls, value: str) -> str:
+        if not 0 < parse_duration_ms(value) <= DAY_MS:
+            raise ValueError("must be longer than zero and at most 1d")
+        return value
+
+    @field_validator("start_time")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        time_ms(value, now_ms=int(time.time() * 1000))  # each run reads it again at its own now
         return value
 
     @model_validator(mode="after")
@@ -156,11 +267,7 @@ class Settings(BaseSettings):
         # An empty RAPID7_API_KEY= (as in .env.example) counts as unset, so the file is read.
         key_is_empty = self.rapid7_api_key is None or not self.rapid7_api_key.get_secret_value()
         if key_is_empty and self.rapid7_api_key_file is not None:
-            try:
-                secret = self.rapid7_api_key_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(f"RAPID7_API_KEY_FILE cannot be read ({exc.strerror})") from None
-            self.rapid7_api_key = SecretStr(secret)
+            self.rapid7_api_key = SecretStr(read_key_file(self.rapid7_api_key_file))
         return self
 
     @property
@@ -184,9 +291,24 @@ class Settings(BaseSettings):
 
 def _describe(error: ErrorDetails) -> str:
     """One line for one problem: the variable, what is wrong. Never the value."""
-    name = "_".join(part for part in error["loc"] if isinstance(part, str)).upper() or "settings"
+    name = "_".join(part for part in error["loc"] if isinstance(part, str)).upper()
     message = error["msg"].removeprefix("Value error, ")
-    return f"{name}: {message}"
+    return f"{name}: {message}" if name else message  # a check across fields names its own
+
+
+def _read_settings(**overrides: object) -> Settings:
+    """`Settings(**overrides)`; a `.env` that is there but cannot be read is a `ConfigError`."""
+    try:
+        if DOTENV.is_dir():  # pydantic-settings would pass over it without a word
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except OSError as exc:
+        raise ConfigError(
+            f".env: cannot be read ({exc.strerror}); make it a file this user can read, "
+            "or move it out of the working folder"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(".env: is not UTF-8 text; save it as UTF-8") from None
 
 
 def load_settings(
@@ -194,7 +316,7 @@ def load_settings(
 ) -> Settings:
     """Read and validate the configuration; raise ConfigError with one line per problem."""
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings = _read_settings(**overrides)
     except ValidationError as exc:
         lines = [_describe(error) for error in exc.errors(include_input=False)]
         raise ConfigError("\n".join(lines)) from None

@@ -1,46 +1,122 @@
-"""Times: those given on the command line (ISO 8601, epoch milliseconds, `now`, or `24h`/`7d`
-ago), printed ones, and now."""
+"""Times and durations: ISO 8601, epoch milliseconds, `now`, or `24h`/`7d` ago.
+
+Every time is held to what the Log Search API and Python's datetime can both represent,
+1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z; anything else is refused with one line,
+before it can size a plan or reach `datetime`.
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from log_ingestion.config import parse_duration_ms
 from log_ingestion.errors import ConfigError
 
 EPOCH_MS_DIGITS = 11  # epoch milliseconds have at least 11 digits since 1973
 EPOCH_SECONDS_DIGITS = 9  # epoch seconds have 9-10 digits from 1973 to 2286
 
+EARLIEST_MS = 0  # 1970-01-01T00:00:00Z
+LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+_IN_RANGE = "give a time from 1970-01-01 to 9999-12-31"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+_SHOWN_CHARS = 40
 
-def parse_time(text: str, *, now_ms: int, option: str = "--from") -> int:
-    """Epoch milliseconds for `text`; a relative duration counts back from `now_ms`."""
+_DURATION = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE | re.ASCII
+)
+_UNIT_MS = {
+    "ms": 1,
+    "s": 1_000,
+    "sec": 1_000,
+    "m": 60_000,
+    "min": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "w": 604_800_000,
+}
+
+
+def parse_duration_ms(text: str) -> int:
+    """`90s`, `15m`, `1h`, `7d`, `250ms` -> milliseconds. A bare number means seconds.
+
+    However many digits it has, the result is an int (never a float overflow); the caller
+    bounds it.
+    """
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError("not a duration; use e.g. 90s, 15m, 1h, 7d")
+    number, unit = match.groups()
+    return int(Decimal(number) * _UNIT_MS[(unit or "s").lower()])
+
+
+def time_ms(text: str, *, now_ms: int) -> int:
+    """Epoch milliseconds for `text`; a relative duration counts back from `now_ms`.
+
+    Raises `ValueError` saying what is wrong, phrased to follow the name of what was given.
+    """
     value = text.strip()
     if value.lower() == "now":
         return now_ms
-    if value.isdigit() and len(value) >= EPOCH_MS_DIGITS:
-        return int(value)
-    if value.isdigit() and len(value) >= EPOCH_SECONDS_DIGITS:
-        # almost surely epoch seconds; read as "that many seconds ago" it would mean 1970
-        raise ConfigError(
-            f"{option}: {text!r} looks like epoch seconds; give epoch milliseconds "
-            f"({value}000), ISO 8601, or a duration with a unit such as 90s"
-        )
+    if value.isascii() and value.isdigit():
+        if len(value.lstrip("0")) > len(str(LATEST_MS)):
+            raise ValueError(f"is after 9999-12-31T23:59:59Z; {_IN_RANGE}")
+        if len(value) >= EPOCH_MS_DIGITS:
+            return _bounded(int(value))
+        if len(value) >= EPOCH_SECONDS_DIGITS:
+            # almost surely epoch seconds; read as "that many seconds ago" it would mean 1970
+            raise ValueError(
+                f"looks like epoch seconds; give epoch milliseconds ({value}000), "
+                "ISO 8601, or a duration with a unit such as 90s"
+            )
     try:
-        return now_ms - parse_duration_ms(value)
+        ago_ms = parse_duration_ms(value)
     except ValueError:
-        pass
+        return _bounded(_iso_ms(value))
+    if now_ms - ago_ms < EARLIEST_MS:
+        raise ValueError(
+            "reaches back before 1970-01-01T00:00:00Z; give a shorter duration, or a time from 1970-01-01 to 9999-12-31"
+        )
+    return now_ms - ago_ms
+
+
+def _iso_ms(value: str) -> int:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(
-            f"{option}: cannot read {text!r}; use ISO 8601 (2026-01-01T00:00:00Z), "
+        raise ValueError(
+            "is not a time; use ISO 8601 (2026-01-01T00:00:00Z), "
             "epoch milliseconds, `now`, or a duration ago such as 24h or 7d"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return (moment - _EPOCH) // _ONE_MS  # exact milliseconds, no float rounding
+
+
+def _bounded(epoch_ms: int) -> int:
+    if epoch_ms < EARLIEST_MS:
+        raise ValueError(f"is before 1970-01-01T00:00:00Z; {_IN_RANGE}")
+    if epoch_ms > LATEST_MS:
+        raise ValueError(f"is after 9999-12-31T23:59:59Z; {_IN_RANGE}")
+    return epoch_ms
+
+
+def parse_time(text: str, *, now_ms: int, option: str = "--from") -> int:
+    """`time_ms`, with a problem raised as one `ConfigError` line naming `option` and `text`."""
+    try:
+        return time_ms(text, now_ms=now_ms)
+    except ValueError as exc:
+        raise ConfigError(f"{option}: {_shown(text)} {exc}") from None
+
+
+def _shown(text: str) -> str:
+    """`text` quoted for a message, cut short so a pasted blob still makes one line."""
+    if len(text) > _SHOWN_CHARS:
+        text = text[: _SHOWN_CHARS - 1] + "…"
+    return repr(text)
 
 
 def format_ms(epoch_ms: int) -> str:

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,10 +194,11 @@ class Harness:
         return {name: value for name, value in env.items() if value is not None}
 
     def cli(
-        self, *args: str, env: dict[str, str] | None = None
+        self, *args: str, env: dict[str, str] | None = None, wrapper: Sequence[str] = ()
     ) -> subprocess.CompletedProcess[str]:
+        """`log-ingestion *args`, run through `wrapper` (such as `setpriv …`) when given."""
         return subprocess.run(
-            [sys.executable, "-m", "log_ingestion", *args],
+            [*wrapper, sys.executable, "-m", "log_ingestion", *args],
             env=self.env() if env is None else env,
             cwd=self.tmp_path,
             capture_output=True,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import threading
 from pathlib import Path
 
@@ -9,7 +12,7 @@ import pyarrow.compute as pc
 import pytest
 from tests.integration.conftest import SAMPLE_LOGS, Harness, HarnessFactory
 
-from log_ingestion.emulator import Dataset
+from log_ingestion.emulator import DEFAULT_API_KEY, Dataset
 from log_ingestion.ingest import run_once
 from log_ingestion.models import LogInfo
 from log_ingestion.sink import open_dataset, table_dir_name
@@ -186,4 +189,256 @@ def test_a_missing_api_key_exits_2(harness: Harness) -> None:
         [
             "error: RAPID7_API_KEY: required; set it in the environment, .env, or RAPID7_API_KEY_FILE"
         ],
+    )
+
+
+# -- configuration and options refused at start, as a user runs the CLI ----------------
+
+KEY_NON_ASCII = (
+    "error: RAPID7_API_KEY: has a non-ASCII character (such as a smart quote); "
+    "copy the key again as plain text"
+)
+IN_RANGE = "give a time from 1970-01-01 to 9999-12-31"
+REFUSED_AT_START = [
+    pytest.param({"RAPID7_API_KEY": f"“{DEFAULT_API_KEY}”"}, KEY_NON_ASCII, id="key-smart-quotes"),
+    pytest.param(
+        {"RAPID7_API_KEY": "emulator\nkey"},
+        "error: RAPID7_API_KEY: has a line break inside it; the key is one line",
+        id="key-inner-newline",
+    ),
+    pytest.param(
+        {"REQUEST_TIMEOUT": "inf"},
+        "error: REQUEST_TIMEOUT: Input should be a finite number",
+        id="request-timeout-inf",
+    ),
+    pytest.param(
+        {"POLL_INTERVAL": "inf"},
+        "error: POLL_INTERVAL: Input should be a finite number",
+        id="poll-interval-inf",
+    ),
+    pytest.param(
+        {"MAX_POLL_WAIT": "86401"},
+        "error: MAX_POLL_WAIT: Input should be less than or equal to 86400",
+        id="max-poll-wait-over-a-day",
+    ),
+    pytest.param(
+        {"PARQUET_COMPRESSION": "snappy", "PARQUET_COMPRESSION_LEVEL": "5"},
+        "error: PARQUET_COMPRESSION_LEVEL: PARQUET_COMPRESSION=snappy has no levels; unset "
+        "PARQUET_COMPRESSION_LEVEL, or choose a PARQUET_COMPRESSION that has them (zstd, gzip, lz4)",
+        id="snappy-with-a-level",
+    ),
+    pytest.param(
+        {"PARQUET_COMPRESSION": "gzip", "PARQUET_COMPRESSION_LEVEL": "22"},
+        "error: PARQUET_COMPRESSION_LEVEL: PARQUET_COMPRESSION=gzip takes levels 1 to 9",
+        id="gzip-level-22",
+    ),
+    pytest.param(
+        {"START_TIME": "100000w"},
+        "error: START_TIME: reaches back before 1970-01-01T00:00:00Z; give a shorter duration, "
+        "or a time from 1970-01-01 to 9999-12-31",
+        id="start-time-before-1970",
+    ),
+    pytest.param(
+        {"WINDOW_SIZE": "7m"},
+        "error: WINDOW_SIZE: must divide a day evenly (such as 1m, 5m, 15m, 1h, 6h or 1d), "
+        "so windows start at midnight UTC",
+        id="window-off-the-day",
+    ),
+]
+
+
+def _outcome(result: subprocess.CompletedProcess[str]) -> tuple[int, list[str], bool]:
+    """Exit code, the `error:` lines a user reads, and whether a traceback was printed."""
+    return result.returncode, _problems(result.stderr), "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize(("env", "line"), REFUSED_AT_START)
+def test_bad_configuration_is_refused_before_any_request(
+    harness: Harness, env: dict[str, str], line: str
+) -> None:
+    """Each bad setting: exit 2, one line naming it, no traceback, nothing downloaded."""
+    result = harness.run_cli(**env)
+
+    assert (2, [line], False) == _outcome(result)
+    assert harness.emulator.stats.total_requests == 0
+
+
+def test_a_refused_key_is_never_shown(harness: Harness) -> None:
+    """A key refused for its smart quotes is not echoed on stderr or stdout."""
+    result = harness.run_cli(RAPID7_API_KEY=f"“{DEFAULT_API_KEY}”")
+
+    assert DEFAULT_API_KEY not in result.stderr + result.stdout
+
+
+def test_a_key_with_spaces_around_it_is_used_without_them(harness: Harness) -> None:
+    """`RAPID7_API_KEY=" key "` ingests: the spaces are not part of the header."""
+    result = harness.run_cli(RAPID7_API_KEY=f"  {DEFAULT_API_KEY} ")
+
+    expected = (0, [], False)
+    assert expected == _outcome(result)
+
+
+def test_a_key_file_with_a_bom_and_crlf_is_used(harness: Harness) -> None:
+    """A key file saved with a UTF-8 BOM and a CRLF line end ingests."""
+    key_file = harness.tmp_path / "key"
+    key_file.write_bytes(b"\xef\xbb\xbf" + DEFAULT_API_KEY.encode() + b"\r\n")
+
+    result = harness.run_cli(RAPID7_API_KEY="", RAPID7_API_KEY_FILE=str(key_file))
+
+    expected = (0, [], False)
+    assert expected == _outcome(result)
+
+
+def test_a_key_file_with_smart_quotes_is_refused_naming_the_file_variable(harness: Harness) -> None:
+    """Smart quotes in the key file: exit 2, one line naming RAPID7_API_KEY_FILE."""
+    key_file = harness.tmp_path / "key"
+    key_file.write_text(f"“{DEFAULT_API_KEY}”\n", encoding="utf-8")
+
+    result = harness.run_cli(RAPID7_API_KEY="", RAPID7_API_KEY_FILE=str(key_file))
+
+    line = (
+        "error: RAPID7_API_KEY_FILE: the key in it has a non-ASCII character (such as a smart "
+        "quote); copy the key again as plain text"
+    )
+    assert (2, [line], False) == _outcome(result)
+
+
+DOTENV_UNREADABLE = (
+    "error: .env: cannot be read ({}); make it a file this user can read, "
+    "or move it out of the working folder"
+)
+
+
+def _obeying_file_permissions() -> list[str]:
+    """A command prefix under which root, too, is refused a file it has no permission for."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("root reads any file, and setpriv is not here to drop that right")
+    drop = "-dac_override,-dac_read_search"
+    return [setpriv, f"--inh-caps={drop}", f"--bounding-set={drop}"]
+
+
+def test_an_unreadable_dotenv_is_one_line(harness: Harness) -> None:
+    """A .env this user may not read: exit 2, one line, no PermissionError traceback."""
+    dotenv = harness.tmp_path / ".env"
+    dotenv.write_text("LOG_LEVEL=INFO\n")
+    dotenv.chmod(0)
+
+    result = harness.cli("check", env=harness.env(), wrapper=_obeying_file_permissions())
+
+    assert (2, [DOTENV_UNREADABLE.format("Permission denied")], False) == _outcome(result)
+
+
+def test_a_dotenv_folder_is_one_line(harness: Harness) -> None:
+    """A folder named .env in the working folder: exit 2, one line."""
+    (harness.tmp_path / ".env").mkdir()
+
+    result = harness.cli("check")
+
+    assert (2, [DOTENV_UNREADABLE.format("Is a directory")], False) == _outcome(result)
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        pytest.param(
+            ("run", "--to", "99999999999999999999"),
+            f"error: --to: '99999999999999999999' is after 9999-12-31T23:59:59Z; {IN_RANGE}",
+            id="to-after-9999",
+        ),
+        pytest.param(
+            ("run", "--from", "99999999999999999999"),
+            f"error: --from: '99999999999999999999' is after 9999-12-31T23:59:59Z; {IN_RANGE}",
+            id="from-after-9999",
+        ),
+        pytest.param(
+            ("run", "--from", "100000w"),
+            "error: --from: '100000w' reaches back before 1970-01-01T00:00:00Z; give a shorter "
+            "duration, or a time from 1970-01-01 to 9999-12-31",
+            id="from-before-1970",
+        ),
+        pytest.param(
+            ("state", "reset", "--log", LOG, "--from", "99999999999999999999"),
+            f"error: --from: '99999999999999999999' is after 9999-12-31T23:59:59Z; {IN_RANGE}",
+            id="state-reset-from-after-9999",
+        ),
+        pytest.param(
+            ("run", "--follow", "--to", "1h"),
+            "error: --to: --follow runs until stopped and takes no --to; drop --to, or drop "
+            "--follow to stop at --to",
+            id="follow-with-to",
+        ),
+    ],
+)
+def test_a_bad_time_is_refused_naming_the_option(
+    harness: Harness, args: tuple[str, ...], line: str
+) -> None:
+    """A time outside 1970..9999, or --follow with --to: exit 2, one line, nothing requested."""
+    result = harness.cli(*args)
+
+    assert (2, [line], False) == _outcome(result)
+    assert harness.emulator.stats.total_requests == 0
+
+
+def test_check_refuses_a_start_time_that_is_not_a_time(harness: Harness) -> None:
+    """`check` with START_TIME=garbage fails at load, like every other command."""
+    result = harness.cli("check", env=harness.env(START_TIME="garbage"))
+
+    line = (
+        "error: START_TIME: is not a time; use ISO 8601 (2026-01-01T00:00:00Z), epoch "
+        "milliseconds, `now`, or a duration ago such as 24h or 7d"
+    )
+    assert (2, [line], False) == _outcome(result)
+    assert harness.emulator.stats.total_requests == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("run", "--metrics-port", "99999"), "--metrics-port"),
+        (("emulator", "--port", "99999"), "--port"),
+    ],
+)
+def test_a_port_above_65535_is_a_usage_error(
+    harness: Harness, args: tuple[str, ...], option: str
+) -> None:
+    """A port out of 0..65535 is refused by the option itself: exit 2, naming it."""
+    result = harness.cli(*args)
+
+    expected = (2, True, False)
+    assert expected == (
+        result.returncode,
+        f"Invalid value for '{option}'" in result.stderr,
+        "Traceback" in result.stderr,
+    )
+
+
+def test_a_file_uri_output_keeps_files_and_state_in_that_folder(harness: Harness) -> None:
+    """OUTPUT_DIR=file:///… puts the Parquet and the checkpoints there, and nothing in ./file:."""
+    target = harness.tmp_path / "uri-target"
+
+    result = harness.run_cli("--logs", LOG, OUTPUT_DIR=target.as_uri())
+
+    expected = (0, True, True, False)
+    assert expected == (
+        result.returncode,
+        any(target.rglob("*.parquet")),
+        any((target / "_state").glob("*.json")),
+        (harness.tmp_path / "file:").exists(),
+    )
+
+
+def test_a_tilde_output_is_under_home(harness: Harness) -> None:
+    """OUTPUT_DIR=~/x writes to $HOME/x, not to a folder named `~`."""
+    home = harness.tmp_path / "home"
+
+    result = harness.run_cli("--logs", LOG, HOME=str(home), OUTPUT_DIR="~/x")
+
+    expected = (0, True, False)
+    assert expected == (
+        result.returncode,
+        any((home / "x" / "_state").glob("*.json")),
+        (harness.tmp_path / "~").exists(),
     )

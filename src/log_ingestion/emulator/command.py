@@ -31,7 +31,9 @@ def _epoch_ms(text: str | None) -> int:
 
 
 def emulator(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 8080,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")
+    ] = 8080,
     api_key: Annotated[
         str, typer.Option(envvar="EMULATOR_API_KEY", help="The emulator's own fake API key.")
     ] = DEFAULT_API_KEY,
