@@ -188,6 +188,8 @@ class Settings(BaseSettings):
     parquet_compression_level: int | None = None  # its range depends on the codec
     request_timeout: float = Field(default=30.0, gt=0, le=DAY_SECONDS, allow_inf_nan=False)
     poll_interval: float = Field(default=1.0, ge=0, le=DAY_SECONDS, allow_inf_nan=False)
+    # polls of one query back off from POLL_INTERVAL up to this gap
+    poll_interval_max: float = Field(default=10.0, ge=0, le=DAY_SECONDS, allow_inf_nan=False)
     max_poll_wait: float = Field(default=300.0, gt=0, le=DAY_SECONDS, allow_inf_nan=False)
     window_size: str = "1h"
     concurrency: int = Field(default=4, ge=1, le=64)
@@ -195,6 +197,11 @@ class Settings(BaseSettings):
     follow_lag: str = "5m"
     follow_rescan: int = Field(default=0, ge=0, le=100)
     verify_counts: bool = True
+    # how queries are sized: at most this many windows (one count query per run of them),
+    # about this many events, this many logs read together
+    query_windows: int = Field(default=240, ge=1, le=10_000)
+    query_events: int = Field(default=100_000, ge=500, le=10_000_000)
+    query_logs: int = Field(default=20, ge=1, le=100)
 
     @field_validator("rapid7_log_ids", mode="before")
     @classmethod

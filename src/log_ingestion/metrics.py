@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.exposition import generate_latest
 
 from log_ingestion.errors import ConfigError, StorageError
-from log_ingestion.source.client import RequestRecord
+from log_ingestion.source.transport import RequestRecord
 from log_ingestion.stats import Counts
 
 TEXTFILE_MODE = 0o644  # node_exporter usually runs as another user

@@ -34,6 +34,9 @@ class Counts:
     def __add__(self, other: Counts) -> Counts:
         return Counts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
+    def __sub__(self, other: Counts) -> Counts:
+        return Counts(*(a - b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
     def with_requests_of(self, tally: Counts) -> Counts:
         """These counts with `tally`'s request counters (a run's tally sees every request,
         the windows' and the rest: listing logs, retries before a window began)."""

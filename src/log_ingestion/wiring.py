@@ -49,6 +49,7 @@ def build_client(settings: Settings, stop: threading.Event) -> LogSearchClient:
         retry_wait_initial=settings.retry_wait_initial,
         retry_wait_max=settings.retry_wait_max,
         poll_interval=settings.poll_interval,
+        poll_interval_max=settings.poll_interval_max,
         max_poll_wait=settings.max_poll_wait,
         verify=_tls_verification(settings),
         max_connections=settings.concurrency * 2 + 2,
@@ -90,6 +91,10 @@ def pipeline_options(settings: Settings) -> PipelineOptions:
         batch_size=settings.batch_size,
         concurrency=settings.concurrency,
         verify_counts=settings.verify_counts,
+        query_windows=settings.query_windows,
+        query_events=settings.query_events,
+        query_logs=settings.query_logs,
+        unit_rows=settings.row_group_rows,
     )
 
 

@@ -112,7 +112,7 @@ def test_a_small_server_rate_limit_slows_the_run_but_loses_nothing(
     harness = make_harness(faults=Faults(rate_limit=12, rate_window_seconds=1.0))
 
     began = time.monotonic()
-    summary = harness.ingest(rapid7_log_ids=[LOG], per_page=50, retry_attempts=3)
+    summary = harness.ingest(rapid7_log_ids=[LOG], per_page=10, retry_attempts=3)
 
     assert summary.failed == []
     assert harness.truth(LOG) == harness.landed(LOG)

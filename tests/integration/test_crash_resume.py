@@ -51,6 +51,10 @@ def test_sigkill_at_random_moments_then_resume_lands_every_event_once(
         window_size="1m",
         start_time=str(data.start_ms),
         rapid7_log_ids=",".join(log_ids(data)),
+        # small queries, pages and commits: the backfill takes a while and lands as it goes
+        query_events="1000",
+        per_page="100",
+        row_group_rows="1000",
     )
     moments = random.Random(20260101)
     killed_running = 0

@@ -25,25 +25,32 @@ LOG = LogInfo("L", "app")
 
 
 class SlowPages:
-    """Window 0 is quick; later windows serve a page every 20 ms and count what they served.
-    `fail_at` makes a later window's pages fail with an API error at that page."""
+    """A query's windows in turn, a page per event: window 0 is quick, later windows serve
+    a page every 20 ms and count what they served. `fail_at` makes a later window's pages
+    fail with an API error at that page."""
 
     def __init__(self, fail_at: int | None = None) -> None:
         self.fail_at = fail_at
         self.served: dict[int, int] = {}
 
-    def pages(self, log_id: str, window: Window, query: str = "") -> Iterator[EventPage]:
-        for number in range(PAGES):
-            if window.start_ms:
-                time.sleep(0.02)
-                if number == self.fail_at:
-                    raise ApiError("the API failed a page")
-            self.served[window.start_ms] = number + 1
-            ts = window.start_ms + number
-            yield EventPage([ts], [ts], [log_id], [f"m{number}"], [[]])
+    def pages(
+        self, log_ids: str | tuple[str, ...], window: Window, query: str = ""
+    ) -> Iterator[EventPage]:
+        (log_id,) = (log_ids,) if isinstance(log_ids, str) else log_ids
+        for start in range(window.start_ms, window.end_ms, WINDOW_MS):
+            for number in range(PAGES):
+                if start:
+                    time.sleep(0.02)
+                    if number == self.fail_at:
+                        raise ApiError("the API failed a page")
+                self.served[start] = number + 1
+                ts = start + number
+                yield EventPage([ts], [ts], [log_id], [f"m{number}"], [[]])
 
-    def count(self, log_id: str, window: Window, query: str = "") -> int:
-        return PAGES
+    def window_counts(
+        self, log_ids: str | tuple[str, ...], first: Window, windows: int, query: str = ""
+    ) -> list[int]:
+        return [PAGES] * windows
 
 
 def run(
@@ -51,7 +58,9 @@ def run(
 ) -> tuple[RunSummary, JsonCheckpointStore]:
     store = JsonCheckpointStore(tmp_path / "state")
     sink = ParquetSink(str(tmp_path / "out"), store=store)
-    pipeline = Pipeline(client, sink, PipelineOptions(batch_size=1), stop=stop)
+    # a unit closes at every window's end: each window is a commit of its own
+    options = PipelineOptions(batch_size=1, unit_rows=1)
+    pipeline = Pipeline(client, sink, options, stop=stop)
     request = Request(end_ms=3 * WINDOW_MS, start_ms=0, lag_ms=0)
     plan = log_plan(store, LOG, request, now=10_000, window_ms=WINDOW_MS)
     return pipeline.run([plan]), store
@@ -70,12 +79,12 @@ def first_publish_fails(monkeypatch: pytest.MonkeyPatch) -> list[Callable[[], No
     before_failing: list[Callable[[], None]] = []
     original = parquet_dir.WindowWriter.commit
 
-    def commit(self: parquet_dir.WindowWriter, checkpoint: object = None) -> object:
-        if self.window.start_ms == 0:
+    def commit(self: parquet_dir.WindowWriter, window: Window, checkpoint: object = None) -> object:
+        if window.start_ms == 0:
             for step in before_failing:
                 step()
             raise StorageError("the disk is full while publishing")
-        return original(self, checkpoint)  # type: ignore[arg-type]
+        return original(self, window, checkpoint)  # type: ignore[arg-type]
 
     monkeypatch.setattr(parquet_dir.WindowWriter, "commit", commit)
     return before_failing

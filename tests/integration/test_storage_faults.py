@@ -30,7 +30,10 @@ EmulatorFactory = Callable[..., Emulator]
 
 
 def dataset() -> Dataset:
-    return Dataset(seed=5, events_per_log=400, span_ms=3_600_000)
+    """An hour of 2,000 events per 5-minute window: with row groups of 1,000 rows each
+    window is a commit of its own (a unit closes past a row group), so a fault can strike
+    in the middle of a backfill."""
+    return Dataset(seed=5, events_per_log=24_000, span_ms=3_600_000)
 
 
 def disk_full() -> OSError:
@@ -102,7 +105,9 @@ def test_a_storage_fault_exits_4_keeps_the_checkpoint_and_the_next_run_completes
     emulator = make_emulator(data)
     log_id = data.log_id("app-kv")
     output = tmp_path / "out"
-    env = ingest_env(emulator.url, output, window_size="5m", rapid7_log_ids=log_id)
+    env = ingest_env(
+        emulator.url, output, window_size="5m", rapid7_log_ids=log_id, row_group_rows="1000"
+    )
     span = ("--from", str(data.start_ms), "--to", str(data.end_ms))
     store = JsonCheckpointStore(output / "_state")
     original = getattr(target, name)

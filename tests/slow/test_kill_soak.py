@@ -39,7 +39,16 @@ def backfill(tmp_path: Path) -> tuple[Dataset, Emulator, Path, dict[str, str]]:
     data = Dataset(seed=11, events_per_log=EVENTS_PER_LOG, span_ms=SPAN_MS)
     emulator = Emulator(data).start()
     output = tmp_path / "out"
-    env = ingest_env(emulator.url, output, window_size="2m", start_time=str(data.start_ms))
+    # queries and commits of a few windows each: a run lands file after file, and every
+    # kill falls between, or in, one of many commits
+    env = ingest_env(
+        emulator.url,
+        output,
+        window_size="2m",
+        start_time=str(data.start_ms),
+        query_events="20000",
+        row_group_rows="10000",
+    )
     return data, emulator, output, env
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from log_ingestion import metrics
 from log_ingestion.errors import ConfigError, StorageError
-from log_ingestion.source.client import RequestRecord
+from log_ingestion.source.transport import RequestRecord
 from log_ingestion.stats import Counts
 
 

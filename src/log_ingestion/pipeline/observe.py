@@ -4,12 +4,13 @@ line and progress, so the pipeline itself never fans out by hand."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from log_ingestion import metrics
 from log_ingestion.logging import get_logger
-from log_ingestion.models import LogInfo
+from log_ingestion.models import LogInfo, Window
 from log_ingestion.schedule import Task
 from log_ingestion.stats import Counts
 
@@ -24,13 +25,31 @@ class Progress(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class WindowDone:
-    """A window published (and committed when closed): what it did and how long it took."""
+    """Windows of a log published together (and committed when closed): what they did,
+    the API's count of them, and how long it took since the lane's previous commit."""
 
     log: LogInfo
-    task: Task
+    tasks: tuple[Task, ...]
     counts: Counts
-    api_count: int | None
     seconds: float
+    rows: Mapping[Window, int] = field(default_factory=dict)  # per window
+    api_counts: Mapping[Window, int | None] = field(default_factory=dict)  # closed windows
+
+    @property
+    def api_count(self) -> int | None:
+        """The API's count of the closed windows, when every one of them is known."""
+        counts = list(self.api_counts.values())
+        if not counts or any(count is None for count in counts):
+            return None
+        return sum(count or 0 for count in counts)
+
+    @property
+    def window(self) -> Window:
+        return Window(self.tasks[0].window.start_ms, self.tasks[-1].window.end_ms)
+
+    @property
+    def committed(self) -> bool:
+        return all(task.closed for task in self.tasks)
 
 
 class Observer:
@@ -46,24 +65,28 @@ class Observer:
             self._progress.log_started(log, windows)
 
     def window_done(self, done: WindowDone) -> None:
-        log, task, counts = done.log, done.task, done.counts
+        log, window, counts = done.log, done.window, done.counts
         with self._lock:
             total = self._totals[log.id] = self._totals.get(log.id, Counts()) + counts
-        metrics.window_done(log.name, counts, total, task.window.end_ms if task.closed else None)
+        metrics.window_done(log.name, counts, total, window.end_ms if done.committed else None)
         logger = get_logger(
-            log_id=log.id, window_start=task.window.start_ms, window_end=task.window.end_ms
+            log_id=log.id, log_name=log.name, window_start=window.start_ms, window_end=window.end_ms
         )
-        fields = counts.fields() | {"committed": task.closed}
+        fields = counts.fields() | {"committed": done.committed}
         logger.info(
             "window.done", **fields, api_count=done.api_count, seconds=round(done.seconds, 3)
         )
-        if counts.mismatches:
-            logger.warning(
-                "window.count_mismatch",
-                rows=counts.rows,
-                api_count=done.api_count,
-                hint="the API counts a different number of events than landed; run again with --rescan",
-            )
+        for window, api_count in done.api_counts.items():
+            rows = done.rows.get(window, 0)
+            if api_count is not None and api_count != rows:
+                get_logger(
+                    log_id=log.id, window_start=window.start_ms, window_end=window.end_ms
+                ).warning(
+                    "window.count_mismatch",
+                    rows=rows,
+                    api_count=api_count,
+                    hint="the API counts a different number of events than landed; run again with --rescan",
+                )
         if self._progress is not None:
             self._progress.window_done(log, counts)
 

@@ -1,10 +1,11 @@
 """Every thread of the pipeline, and the only place with queues, futures and stop loops.
 
-Logs run side by side in a pool. Within a log, windows stay in order (a CSV header seen in
-one window names the columns of the next): each window's pages are downloaded ahead of
-its parsing (`prefetch`), the API's count runs beside them (`in_background`), and the
-window is committed in a publish thread while the next one downloads (`LogWorker`). A
-checkpoint still moves only after its window's rows are in place, one window at a time.
+Lanes of logs run side by side in a pool; a lane that splits hands its logs back to the
+pool as lanes of their own. Within a lane, blocks stay in order (a CSV header seen in one
+window names the columns of the next): each query's pages are downloaded and cut ahead of
+their parsing (`prefetch`), and each unit is committed in the lane's publish thread while
+the next one downloads (`Committer`), one at a time, so a checkpoint moves only after its
+rows are in place.
 """
 
 from __future__ import annotations
@@ -13,275 +14,204 @@ import contextvars
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeoutError
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-import pyarrow as pa
 import structlog
 
 from log_ingestion import metrics
-from log_ingestion.errors import StopRequestedError
-from log_ingestion.models import LogInfo
-from log_ingestion.parse import MessageParser
-from log_ingestion.pipeline import verify
+from log_ingestion.errors import LogIngestionError, StopRequestedError
+from log_ingestion.logging import get_logger
+from log_ingestion.pipeline.cut import Item
+from log_ingestion.pipeline.lane import Block, Lane, LaneLog
 from log_ingestion.pipeline.observe import Observer, WindowDone
-from log_ingestion.pipeline.window import (
-    EventBatches,
-    StagedWindow,
-    commit_window,
-    hands_on_parser_state,
-    stage_window,
-    with_window_retry,
-)
-from log_ingestion.schedule import Task
-from log_ingestion.sink import Sink
-from log_ingestion.source import Source
+from log_ingestion.pipeline.window import Unit, commit_unit
 from log_ingestion.state import LogCheckpoint
 from log_ingestion.stats import Counts
 
 T = TypeVar("T")
-R = TypeVar("R")
 WAIT_STEP = 0.1  # how often a waiting thread looks at the stop
 
-
-def run_in_pool(items: Sequence[T], workers: int, work: Callable[[T], R]) -> list[R]:
-    """`work(item)` for every item, `workers` at a time, each in a copy of this context."""
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="log") as pool:
-        futures = [pool.submit(contextvars.copy_context().run, work, item) for item in items]
-        return [future.result() for future in futures]
+LaneWork = Callable[[Lane], list[Lane]]
 
 
-@dataclass(frozen=True, slots=True)
-class LogJob:
-    """What every window of one log shares."""
-
-    log: LogInfo
-    table: str
-    query: str = ""
-    batch_size: int = 20_000
-    verify_counts: bool = True
+def run_lanes(lanes: Sequence[Lane], workers: int, work: LaneWork) -> None:
+    """`work(lane)` for every lane, `workers` at a time, each in a copy of this context;
+    the lanes a lane hands back (split) run too."""
+    context = contextvars.copy_context()
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="lane") as pool:
+        running = {pool.submit(context.copy().run, work, lane) for lane in lanes}
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                running |= {pool.submit(context.copy().run, work, more) for more in future.result()}
 
 
 @dataclass(slots=True)
-class _InFlight:
-    """A window staged and waiting to be committed, with its count under way."""
+class LogResult:
+    """What became of one log: its counts, and the first error that ended it."""
 
-    window: StagedWindow
-    counted: Future[int] | None
-    requests: metrics.RequestTally
-    began: float
-    context: contextvars.Context
-
-    def abort(self) -> None:
-        self.window.abort()
-        if self.counted is not None:
-            self.counted.cancel()
+    checkpoint: LogCheckpoint
+    counts: Counts = field(default_factory=Counts)
+    error: Exception | None = None
+    interrupted: bool = False
 
 
-class LogWorker:
-    """One log's windows in order, each downloaded while the one before it commits."""
+class Committer:
+    """Commits a lane's units in its publish thread, in order, at most one ahead: each
+    log's checkpoint chains from its previous commit. A log whose commit failed takes no
+    more units; `failed()` tells the lane which."""
 
     def __init__(
         self,
-        job: LogJob,
-        source: Source,
-        sink: Sink,
+        results: dict[str, LogResult],
         observer: Observer,
         stop: threading.Event,
+        publisher: ThreadPoolExecutor,
     ) -> None:
-        self._job = job
-        self._source = source
-        self._sink = sink
+        self._results = results
         self._observer = observer
         self._stop = stop
-        self.counts = Counts()  # added to by the publish thread only; read once it is done
+        self._publisher = publisher
+        self._pending: Future[None] | None = None
+        self._began = time.monotonic()
+        self._requests = Counts()
 
-    def run(self, tasks: Iterable[Task], checkpoint: LogCheckpoint) -> None:
-        # The parser state the next window starts from: what its checkpoint will hold once
-        # the windows before it are committed.
-        parser_state = checkpoint.parser_state
-        newest = checkpoint.committed_end_ms
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish") as publisher:
-            pending: Future[LogCheckpoint] | None = None
-            try:
-                for task in tasks:
-                    if self._stop.is_set():
-                        break
-                    flight = self._download(task, parser_state, pending)
-                    previous, pending = pending, None
-                    if previous is not None:
-                        checkpoint = _taken(previous, flight)
-                    pending = _submitted(publisher, flight, self._commit, checkpoint)
-                    if hands_on_parser_state(task, newest):
-                        parser_state = flight.window.parser_state
-                    if task.closed:
-                        newest = max(newest, task.window.end_ms)
-            except Exception as exc:
-                if pending is not None:
-                    _settle(pending, exc)  # a downloaded window still lands
-                raise
-            if pending is not None:
-                pending.result()
+    def submit(self, log: LaneLog, unit: Unit, requests: Counts) -> None:
+        self.settle()
+        context = contextvars.copy_context()
+        try:
+            self._pending = self._publisher.submit(context.run, self._commit, log, unit, requests)
+        except Exception:  # e.g. the interpreter shutting down
+            unit.staged.abort()
+            raise
 
-    def _download(
-        self, task: Task, parser_state: dict[str, Any], publishing: Future[LogCheckpoint] | None
-    ) -> _InFlight:
-        """Stage one window, its log and range on every line and its requests counted; a
-        failed commit of the window before it (`publishing`) stops it at the next batch."""
-        log = self._job.log
+    def settle(self) -> None:
+        """Wait for the commit in flight; its failure is recorded on its log, not raised."""
+        if self._pending is not None:
+            self._pending.exception()  # a commit runs to its end, even when stopping
+            self._pending = None
+
+    def failed(self, log_ids: Sequence[str]) -> list[str]:
+        return [log_id for log_id in log_ids if self._results[log_id].error is not None]
+
+    def _commit(self, log: LaneLog, unit: Unit, requests: Counts) -> None:
+        result = self._results[log.log.id]
+        if result.error is not None:
+            unit.staged.abort()
+            return
+        try:
+            result.checkpoint, counts = commit_unit(unit, result.checkpoint)
+        except Exception as exc:
+            unit.staged.abort()
+            result.error = exc
+            return
+        counts += requests
+        result.counts += counts
+        seconds, self._began = time.monotonic() - self._began, time.monotonic()
+        done = WindowDone(log.log, unit.tasks, counts, seconds, unit.rows, unit.api_counts)
+        self._observer.window_done(done)
+
+
+class LaneWorker:
+    """Runs one lane's blocks, with its pages ahead and its commits behind."""
+
+    def __init__(
+        self, results: dict[str, LogResult], observer: Observer, stop: threading.Event
+    ) -> None:
+        self._results = results
+        self._observer = observer
+        self._stop = stop
+
+    def __call__(self, lane: Lane) -> list[Lane]:
         with (
-            structlog.contextvars.bound_contextvars(
-                log_id=log.id,
-                log_name=log.name,
-                window_start=task.window.start_ms,
-                window_end=task.window.end_ms,
-            ),
-            metrics.counting_requests() as requests,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish") as publisher,
+            metrics.counting_requests() as tally,
         ):
-            began = time.monotonic()
-            window, counted = with_window_retry(
-                lambda: self._stage(task, parser_state, publishing), self._stop.is_set, task
-            )
-            return _InFlight(window, counted, requests, began, contextvars.copy_context())
+            committer = Committer(self._results, self._observer, self._stop, publisher)
+            try:
+                return self._blocks(lane, committer, tally)
+            except Exception as exc:
+                return self._ended(lane, committer, exc)
+            finally:
+                committer.settle()
 
-    def _stage(
-        self, task: Task, parser_state: dict[str, Any], publishing: Future[LogCheckpoint] | None
-    ) -> tuple[StagedWindow, Future[int] | None]:
-        job = self._job
-        parser = MessageParser.from_state(parser_state) if parser_state else MessageParser()
-        counted = self._start_count(task)
-        pages = self._source.pages(job.log.id, task.query, job.query)
-        batches = EventBatches(pages, task, job.log, job.batch_size)
-        ahead = self._checked(prefetch(iter(batches), stop=self._stop), publishing)
-        try:
-            window = stage_window(task, ahead, parser, self._sink.stage(job.table, task.window))
-        except Exception:
-            if counted is not None:
-                counted.cancel()
-            raise
-        window.counts += Counts(pages=batches.pages)
-        return window, counted
+    def _blocks(self, lane: Lane, committer: Committer, tally: metrics.RequestTally) -> list[Lane]:
+        seen = Counts()
 
-    def _checked(
-        self, batches: Iterator[pa.Table], publishing: Future[LogCheckpoint] | None
-    ) -> Iterator[pa.Table]:
-        for batch in batches:
+        def behind(log: LaneLog, unit: Unit) -> None:
+            nonlocal seen
+            now = tally.counts() + Counts(pages=lane.pages)
+            committer.submit(log, unit, now - seen)
+            seen = now
+
+        for block in lane.blocks():
             if self._stop.is_set():
-                raise StopRequestedError(
-                    "stopped while a window was in flight; it will be ingested again"
-                )
-            _raise_if_failed(publishing)
-            yield batch
+                raise StopRequestedError("stopped between blocks")
+            with _block_context(lane, block):
+                lane.ingest(block, lambda items: self._ahead(items, lane, committer), behind)
+            self._drop_failed(lane, committer)
+            if lane.split and len(lane.logs) > 1:
+                committer.settle()
+                get_logger().info("lane.split", logs=len(lane.logs))
+                return lane.halves()
+        return []
 
-    def _start_count(self, task: Task) -> Future[int] | None:
-        """Ask the API for its own count while the pages download, to check completeness."""
-        job = self._job
-        if not (job.verify_counts and task.closed):
-            return None
-        return in_background(lambda: self._source.count(job.log.id, task.query, job.query))
+    def _ahead(self, items: Iterator[Item], lane: Lane, committer: Committer) -> Iterator[Item]:
+        """The items, cut in the prefetch thread; a stop or a failed commit is seen at once."""
+        for item in prefetch(items, stop=self._stop):
+            if self._stop.is_set():
+                raise StopRequestedError("stopped while a query was in flight; it is read again")
+            self._drop_failed(lane, committer)
+            yield item
 
-    def _commit(self, flight: _InFlight, checkpoint: LogCheckpoint) -> LogCheckpoint:
-        """Check the window's count and commit it (the publish thread's work)."""
-        try:
-            api_count = None
-            if flight.counted is not None:
-                counted = flight.counted
-                api_count = verify.count_or_none(lambda: await_result(counted, self._stop))
-            checkpoint, counts = commit_window(flight.window, checkpoint, api_count)
-        except Exception:
-            flight.abort()
-            raise
-        counts += flight.requests.counts()
-        self.counts += counts
-        seconds = time.monotonic() - flight.began
-        self._observer.window_done(
-            WindowDone(self._job.log, flight.window.task, counts, api_count, seconds)
-        )
-        return checkpoint
+    def _drop_failed(self, lane: Lane, committer: Committer) -> None:
+        for log_id in committer.failed(list(lane.logs)):
+            lane.drop(log_id)
+        if not lane.logs:
+            raise _LaneEmptyError
 
-
-def _taken(previous: Future[LogCheckpoint], flight: _InFlight) -> LogCheckpoint:
-    """The checkpoint the window before committed; if it failed, this window is dropped."""
-    try:
-        return previous.result()
-    except Exception:
-        flight.abort()
-        raise
-
-
-def _submitted(
-    publisher: ThreadPoolExecutor,
-    flight: _InFlight,
-    commit: Callable[[_InFlight, LogCheckpoint], LogCheckpoint],
-    checkpoint: LogCheckpoint,
-) -> Future[LogCheckpoint]:
-    try:
-        return publisher.submit(flight.context.run, commit, flight, checkpoint)
-    except Exception:  # e.g. the interpreter shutting down
-        flight.abort()
-        raise
+    def _ended(self, lane: Lane, committer: Committer, exc: Exception) -> list[Lane]:
+        """A lane that ended early: a stop interrupts its logs; a failure of a shared lane
+        sends its logs back apart, so each is tried (and fails, if it must) on its own."""
+        committer.settle()
+        lane.give_back()
+        live = [log_id for log_id in lane.logs if self._results[log_id].error is None]
+        if isinstance(exc, _LaneEmptyError):
+            return []
+        if isinstance(exc, StopRequestedError):
+            for log_id in live:
+                self._results[log_id].interrupted = True
+            return []
+        if len(live) > 1:
+            get_logger().warning("lane.split", logs=len(live), error=str(exc))
+            return lane.apart()
+        for log_id in live:
+            self._results[log_id].error = exc
+            if not isinstance(exc, LogIngestionError):
+                get_logger(log_id=log_id).exception("log.failed", error_type=type(exc).__name__)
+        return []
 
 
-def _settle(pending: Future[LogCheckpoint], error: Exception) -> None:
-    """Wait for a commit while `error` is on its way out.
-
-    A commit that failed is the error reported (the storage problem, exit 4), with `error`
-    as its context: a download failure or a stop that came after it must not hide it. A
-    commit cut short by the stop leaves its window uncommitted, which the next run ingests
-    again.
-    """
-    try:
-        pending.result()
-    except StopRequestedError:
-        return
-    except Exception as failure:
-        if failure is error:
-            return
-        raise failure from error
+class _LaneEmptyError(Exception):
+    """Every log of the lane has failed: nothing is left to read."""
 
 
-def _raise_if_failed(publishing: Future[LogCheckpoint] | None) -> None:
-    """Stop a download as soon as the window before it failed to commit: its requests and
-    temp files would be thrown away."""
-    if publishing is None or not publishing.done():
-        return
-    failure = publishing.exception()
-    if failure is not None and not isinstance(failure, StopRequestedError):
-        raise failure
-
-
-def in_background(work: Callable[[], T]) -> Future[T]:
-    """`work()` in a daemon thread, in a copy of this context; its result as a future.
-
-    A daemon thread, not a pool: at exit the interpreter joins pool threads, and a request
-    stuck in a slow answer would then hold a graceful stop for its timeout.
-    """
-    future: Future[T] = Future()
-    context = contextvars.copy_context()
-
-    def run() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(context.run(work))
-        except BaseException as exc:  # handed to the waiting thread, raised there
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="count", daemon=True).start()
-    return future
-
-
-def await_result(future: Future[T], stop: threading.Event) -> T:
-    """The future's result, or `StopRequestedError` as soon as a stop is asked for."""
-    while True:
-        try:
-            return future.result(timeout=WAIT_STEP)
-        except FutureTimeoutError:
-            if stop.is_set():
-                raise StopRequestedError("stopped while waiting for a count") from None
+def _block_context(lane: Lane, block: Block) -> AbstractContextManager[None]:
+    """Every line about the block carries its range, and its log when the lane has one."""
+    logs = list(lane.logs.values())
+    fields: dict[str, object] = {
+        "window_start": block.first.start_ms,
+        "window_end": block.first.start_ms + block.windows * block.width,
+    }
+    if len(logs) == 1:
+        fields |= {"log_id": logs[0].log.id, "log_name": logs[0].log.name}
+    else:
+        fields["log_ids"] = [log.log.id for log in logs]
+    return structlog.contextvars.bound_contextvars(**fields)
 
 
 @dataclass(slots=True)

@@ -7,14 +7,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from log_ingestion.errors import LogIngestionError, StopRequestedError
-from log_ingestion.logging import get_logger
+from log_ingestion.errors import LogIngestionError
 from log_ingestion.models import LogInfo
+from log_ingestion.pipeline import verify
+from log_ingestion.pipeline.lane import Lane, LaneLog, LaneOptions, Tasks
 from log_ingestion.pipeline.observe import Observer
-from log_ingestion.pipeline.overlap import LogJob, LogWorker, run_in_pool
+from log_ingestion.pipeline.overlap import LaneWorker, LogResult, run_lanes
 from log_ingestion.schedule import Task
 from log_ingestion.sink import Sink
 from log_ingestion.source import Source
+from log_ingestion.source.plan import LogDensity, lanes
 from log_ingestion.state import LogCheckpoint
 from log_ingestion.stats import Counts, total
 
@@ -25,6 +27,10 @@ class PipelineOptions:
     batch_size: int = 20_000
     concurrency: int = 4
     verify_counts: bool = True
+    query_windows: int = 240  # the most windows one count or event query spans
+    query_events: int = 100_000  # about as many events as one event query reads
+    query_logs: int = 20  # the most logs one query reads together
+    unit_rows: int = 128_000  # a commit of a log closes at a window end past this many rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +100,7 @@ class RunSummary:
 
 
 class Pipeline:
-    """Ingests the planned windows of logs: fetch, filter, parse, write, commit."""
+    """Ingests the planned windows of logs: count, fetch, filter, parse, write, commit."""
 
     def __init__(
         self,
@@ -113,27 +119,63 @@ class Pipeline:
 
     def run(self, plans: list[LogPlan]) -> RunSummary:
         began = time.monotonic()
-        logs = run_in_pool(plans, min(self._options.concurrency, len(plans)), self._ingest_log)
-        return RunSummary(tuple(logs), time.monotonic() - began, self._stop.is_set())
+        results = {plan.log.id: LogResult(plan.checkpoint) for plan in plans}
+        for plan in plans:
+            self._observer.log_started(plan.log, plan.windows)
+        worker = LaneWorker(results, self._observer, self._stop)
+        run_lanes(self._lanes(plans), self._options.concurrency, worker)
+        logs = tuple(self._summary(plan, results[plan.log.id]) for plan in plans)
+        return RunSummary(logs, time.monotonic() - began, self._stop.is_set())
 
-    def _ingest_log(self, plan: LogPlan) -> LogSummary:
-        options, log = self._options, plan.log
-        job = LogJob(
-            log, plan.checkpoint.table, options.query, options.batch_size, options.verify_counts
+    def _lanes(self, plans: list[LogPlan]) -> list[Lane]:
+        """The logs grouped into lanes: dense ones alone, sparse ones together."""
+        options = self._options
+        by_id = {plan.log.id: plan for plan in plans}
+        densities = [
+            LogDensity(plan.log.id, plan.checkpoint.window_ms, verify.density(plan.checkpoint))
+            for plan in plans
+        ]
+        groups = lanes(
+            densities,
+            block_windows=options.query_windows,
+            target_events=options.query_events,
+            max_logs=options.query_logs if options.verify_counts else 1,
         )
-        worker = LogWorker(job, self._source, self._sink, self._observer, self._stop)
-        error: Exception | None = None
-        interrupted = False
-        try:
-            self._observer.log_started(log, plan.windows)
-            worker.run(plan.tasks, plan.checkpoint)
-        except StopRequestedError:
-            interrupted = True
-            self._observer.log_interrupted(log)
-        except LogIngestionError as exc:
-            error = exc
-            self._observer.log_failed(log, exc)
-        except Exception as exc:  # a bug must fail this log, not every log of the run
-            error = exc
-            get_logger(log_id=log.id).exception("log.failed", error_type=type(exc).__name__)
-        return LogSummary(log, job.table, plan.windows, worker.counts, error, interrupted)
+        return [self._lane([by_id[log_id] for log_id in group]) for group in groups]
+
+    def _lane(self, plans: list[LogPlan]) -> Lane:
+        options = self._options
+        lane_options = LaneOptions(
+            window_ms=plans[0].checkpoint.window_ms,
+            block_windows=options.query_windows,
+            target_events=options.query_events,
+            unit_rows=options.unit_rows,
+            batch_size=options.batch_size,
+            query=options.query,
+            verify_counts=options.verify_counts,
+        )
+        logs = [
+            LaneLog(
+                plan.log,
+                plan.checkpoint.table,
+                Tasks(plan.tasks),
+                plan.checkpoint.parser_state,
+                plan.checkpoint.committed_end_ms,
+            )
+            for plan in plans
+        ]
+        return Lane(logs, self._source, self._sink, lane_options, self._stop)
+
+    def _summary(self, plan: LogPlan, result: LogResult) -> LogSummary:
+        if result.error is not None:
+            self._observer.log_failed(plan.log, result.error)
+        elif result.interrupted:
+            self._observer.log_interrupted(plan.log)
+        return LogSummary(
+            plan.log,
+            plan.checkpoint.table,
+            plan.windows,
+            result.counts,
+            result.error,
+            result.interrupted,
+        )

@@ -1,71 +1,109 @@
-"""The window step, sequential and without a thread: pages -> filter -> parse -> write -> commit.
+"""The window step, sequential and without a thread: rows in, parsed, staged, committed.
 
-    batches = EventBatches(source.pages(log.id, task.query), task, log, batch_size)
-    window = stage_window(task, batches, parser, sink.stage(table, task.window))
-    checkpoint, counts = commit_window(window, checkpoint, api_count)
-
-`overlap` runs the same steps with the download ahead and the commit behind.
+A log's consecutive windows read by one query form a unit: its events are parsed in
+order and written to one staged writer, and the unit commits its rows and the log's
+checkpoint at once. Committing a closed window records it (and its verification) in the
+checkpoint; a window still open is published and ingested again by the next run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from log_ingestion.errors import ApiError, ApiRefusedError, StopRequestedError
-from log_ingestion.logging import get_logger
-from log_ingestion.models import EventPage, LogInfo
+from log_ingestion.models import EventPage, LogInfo, Window
 from log_ingestion.parse import MessageParser
 from log_ingestion.pipeline import verify
-from log_ingestion.pipeline.dedup import WindowFilter
 from log_ingestion.schedule import Task
-from log_ingestion.sink import Staged
+from log_ingestion.sink import Sink, Staged
 from log_ingestion.state import LogCheckpoint
 from log_ingestion.stats import Counts
 
-WINDOW_ATTEMPTS = 2
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
-T = TypeVar("T")
 
 
 @dataclass(slots=True)
-class StagedWindow:
-    """A window's rows written out of sight, with what its commit needs."""
+class OpenUnit:
+    """A log's unit being written: its staged rows, the parser that reads them, counts."""
 
-    task: Task
     staged: Staged
-    parser_state: dict[str, Any]
+    parser: MessageParser
     counts: Counts = field(default_factory=Counts)
 
-    def abort(self) -> None:
-        self.staged.abort()
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A unit ready to commit: its tasks, rows, the parser state after them, and for each
+    closed window the API's count when there is one (None: unverified)."""
+
+    tasks: tuple[Task, ...]
+    staged: Staged
+    parser_state: Mapping[str, Any]
+    counts: Counts
+    rows: Mapping[Window, int]
+    api_counts: Mapping[Window, int | None]
+
+    @property
+    def window(self) -> Window:
+        return Window(self.tasks[0].window.start_ms, self.tasks[-1].window.end_ms)
 
 
-class EventBatches:
-    """A window's events, filtered and gathered into batches of about `size`, as Arrow
-    columns ready for the parser; `pages` counts the pages read so far."""
+def open_unit(sink: Sink, table: str, parser_state: Mapping[str, Any]) -> OpenUnit:
+    parser = MessageParser.from_state(dict(parser_state)) if parser_state else MessageParser()
+    return OpenUnit(sink.stage(table), parser)
 
-    def __init__(self, pages: Iterable[EventPage], task: Task, log: LogInfo, size: int) -> None:
-        self._pages = pages
-        self._filter = WindowFilter(task.query)
-        self._log = log
-        self._size = size
-        self.pages = 0
 
-    def __iter__(self) -> Iterator[pa.Table]:
-        batcher = Batcher(self._size)
-        for page in self._pages:
-            self.pages += 1
-            batch = batcher.add(self._filter.keep(page))
-            if batch is not None:
-                yield event_columns(batch, self._log)
-        rest = batcher.flush()
-        if rest is not None:
-            yield event_columns(rest, self._log)
+def write_rows(unit: OpenUnit, events: pa.Table) -> None:
+    """Parse a batch of event columns and write the rows; on failure the unit is dropped."""
+    try:
+        parsed = unit.parser.parse(events.column("message"))
+        rows = to_table(events, parsed)
+        unit.staged.write(rows)
+    except Exception:  # nothing of this unit may become visible
+        unit.staged.abort()
+        raise
+    unit.counts += Counts(
+        rows=rows.num_rows,
+        parse_errors=len(parsed) - parsed.column("_parse_error").null_count,
+        message_bytes=pc.sum(pc.binary_length(rows.column("message"))).as_py() or 0,
+    )
+
+
+def commit_unit(unit: Unit, checkpoint: LogCheckpoint) -> tuple[LogCheckpoint, Counts]:
+    """Make the unit's rows visible and commit its closed windows with them."""
+    after = checkpoint
+    closed = [task for task in unit.tasks if task.closed]
+    for task in closed:
+        after = after.with_committed(task.window)
+    if closed and hands_on_parser_state(unit.tasks, checkpoint.committed_end_ms):
+        after = after.with_parser_state(dict(unit.parser_state))
+    verdicts = Counts()
+    for task in closed:
+        api_count = unit.api_counts.get(task.window)
+        if api_count is not None:
+            rows = unit.rows.get(task.window, 0)
+            after = verify.recorded(after, task.window, rows, api_count)
+            verdicts += verify.verdict(rows, api_count)
+    published = unit.staged.commit(unit.window, after)
+    counts = unit.counts + verdicts
+    counts += Counts(
+        windows=len(unit.tasks),
+        committed=len(closed),
+        files=len(published.files),
+        bytes=published.bytes,
+    )
+    return after, counts
+
+
+def hands_on_parser_state(tasks: tuple[Task, ...], committed_end_ms: int) -> bool:
+    """Whether committing `tasks` makes their parser state the log's: closed windows at or
+    past the newest committed one. A rescan of an older window must not roll the header
+    and column types back."""
+    return all(task.closed for task in tasks) and tasks[-1].window.end_ms >= committed_end_ms
 
 
 class Batcher:
@@ -91,76 +129,6 @@ class Batcher:
         return batch
 
 
-def stage_window(
-    task: Task, batches: Iterable[pa.Table], parser: MessageParser, staged: Staged
-) -> StagedWindow:
-    """Parse every batch and write it to `staged`; on any failure the rows are dropped."""
-    counts = Counts()
-    try:
-        for events in batches:
-            parsed = parser.parse(events.column("message"))
-            rows = to_table(events, parsed)
-            staged.write(rows)
-            counts += Counts(
-                rows=rows.num_rows,
-                parse_errors=len(parsed) - parsed.column("_parse_error").null_count,
-                message_bytes=pc.sum(pc.binary_length(rows.column("message"))).as_py() or 0,
-            )
-    except Exception:  # a stop or a failure: nothing of this window may become visible
-        staged.abort()
-        raise
-    return StagedWindow(task, staged, parser.state(), counts)
-
-
-def commit_window(
-    window: StagedWindow, checkpoint: LogCheckpoint, api_count: int | None
-) -> tuple[LogCheckpoint, Counts]:
-    """Make the window's rows visible and, when it is closed, commit it with them."""
-    task, rows = window.task, window.counts.rows
-    after = checkpoint
-    if task.closed:
-        after = after.with_committed(task.window)
-        if hands_on_parser_state(task, checkpoint.committed_end_ms):
-            after = after.with_parser_state(window.parser_state)
-        if api_count is not None:
-            after = verify.recorded(after, task.window, rows, api_count)
-    published = window.staged.commit(after)
-    counts = window.counts + Counts(
-        windows=1, committed=int(task.closed), files=len(published.files), bytes=published.bytes
-    )
-    if task.closed and api_count is not None:
-        counts += verify.verdict(rows, api_count)
-    return after, counts
-
-
-def hands_on_parser_state(task: Task, committed_end_ms: int) -> bool:
-    """Whether committing `task` makes its parser state the log's: a closed window at or
-    past the newest committed one. A rescan of an older window must not roll the header
-    and column types back."""
-    return task.closed and task.window.end_ms >= committed_end_ms
-
-
-def with_window_retry(attempt: Callable[[], T], stopping: Callable[[], bool], task: Task) -> T:
-    """`attempt()`, once more after an API failure that another query may not meet.
-
-    Once stopping, a failure is most likely the stop itself (a request cut short):
-    retrying the window would hold the shutdown for a whole window.
-    """
-    logger = get_logger(window_start=task.window.start_ms, window_end=task.window.end_ms)
-    for number in range(1, WINDOW_ATTEMPTS + 1):
-        try:
-            return attempt()
-        except ApiRefusedError:
-            raise
-        except ApiError as exc:
-            if stopping():
-                raise StopRequestedError("stopped while a window was in flight") from exc
-            if number == WINDOW_ATTEMPTS:
-                raise
-            logger.warning("window.retry", error=str(exc), attempt=number)
-    raise AssertionError("unreachable: the last attempt returns or raises")
-
-
 def event_columns(page: EventPage, log: LogInfo) -> pa.Table:
     """The event fields of the output rows, in their order; parsed fields follow them."""
     count = len(page)
@@ -177,7 +145,7 @@ def event_columns(page: EventPage, log: LogInfo) -> pa.Table:
 
 
 def _log_ids(log_ids: list[str]) -> pa.Array:
-    # A log's query returns its own id on every event: one value, repeated.
+    # A log's events all carry its own id: one value, repeated.
     if log_ids and log_ids.count(log_ids[0]) == len(log_ids):
         return pa.repeat(pa.scalar(log_ids[0], pa.string()), len(log_ids))
     return pa.array(log_ids, pa.string())

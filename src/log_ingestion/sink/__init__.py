@@ -22,13 +22,13 @@ if TYPE_CHECKING:
 
 
 class Staged(Protocol):
-    """One window's rows, written but not visible until `commit`."""
+    """Rows written but not visible until `commit`."""
 
     def write(self, rows: pa.Table) -> None: ...
 
-    def commit(self, checkpoint: LogCheckpoint | None = None) -> Published:
-        """Make the rows visible, replacing the window's earlier rows, and the checkpoint
-        durable with them (when given)."""
+    def commit(self, window: Window, checkpoint: LogCheckpoint | None = None) -> Published:
+        """Make the rows visible as the rows of `window`, replacing its earlier rows, and
+        the checkpoint durable with them (when given)."""
         ...
 
     def abort(self) -> None:
@@ -37,13 +37,15 @@ class Staged(Protocol):
 
 
 class Sink(Protocol):
-    """One table per log; windows staged, then committed whole."""
+    """One table per log; rows staged, then committed whole as a window's."""
 
     def recover(self) -> RecoveryReport:
         """Finish or roll back what a crash interrupted; call before staging anything."""
         ...
 
-    def stage(self, table: str, window: Window) -> Staged: ...
+    def stage(self, table: str) -> Staged:
+        """A writer of the table's rows; every row must lie in the window it commits."""
+        ...
 
 
 __all__ = [

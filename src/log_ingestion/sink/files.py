@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from log_ingestion.models import Window
-from log_ingestion.sink.naming import DAY_MS, days_of
+from log_ingestion.sink.naming import DAY_MS, day_of
 from log_ingestion.sink.schema import (
     TIMESTAMP_COLUMN,
     big_int_columns,
@@ -58,21 +57,24 @@ class FileOptions:
 
 @dataclass(frozen=True, slots=True)
 class TempFile:
-    """A finished temp file, relative to the table directory, and where it will be published."""
+    """A finished temp file, relative to the table directory: its UTC day and number (which
+    name the file it becomes), its rows and bytes."""
 
     temp: str
-    final: str
+    day: int
+    number: int
     rows: int
     bytes: int
 
 
-def split_by_day(table: pa.Table, window: Window) -> Iterator[tuple[int, pa.Table]]:
-    """The rows of each UTC day the window touches (one slice, no copy, for most windows)."""
-    days = days_of(window)
+def split_by_day(table: pa.Table) -> Iterator[tuple[int, pa.Table]]:
+    """The rows of each UTC day the table's timestamps touch (one slice, no copy, for most)."""
+    millis = table.column(TIMESTAMP_COLUMN).cast(pa.int64())
+    bounds = pc.min_max(millis)
+    days = range(day_of(bounds["min"].as_py()), day_of(bounds["max"].as_py()) + 1)
     if len(days) == 1:
         yield days[0], table
         return
-    millis = table.column(TIMESTAMP_COLUMN).cast(pa.int64())
     for day in days:
         inside = pc.and_(
             pc.greater_equal(millis, day * DAY_MS), pc.less(millis, (day + 1) * DAY_MS)
@@ -91,11 +93,16 @@ class DayFiles:
     """
 
     def __init__(
-        self, storage: Storage, options: FileOptions, next_names: Callable[[], tuple[str, str, str]]
+        self,
+        storage: Storage,
+        options: FileOptions,
+        day: int,
+        next_names: Callable[[], tuple[str, str, int]],
     ) -> None:
         self._storage = storage
         self._options = options
         self._next_names = next_names
+        self._day = day
         self._schema: pa.Schema | None = None
         self._buffer: list[pa.Table] = []
         self._buffered = 0
@@ -154,14 +161,29 @@ class DayFiles:
     def _open(self) -> _ParquetTemp:
         assert self._schema is not None  # rows were added before any flush
         self._set_schema(for_file(self._schema))
-        path, temp, final = self._next_names()
-        self._file = _ParquetTemp(self._storage, path, temp, final, self._schema, self._options)
+        path, temp, number = self._next_names()
+        name = TempFile(temp, self._day, number, 0, 0)
+        self._file = _ParquetTemp(self._storage, path, name, self._schema, self._options)
         return self._file
 
     def _close(self) -> None:
         if self._file is not None:
             self._done.append(self._file.close())
             self._file = None
+
+
+def write_temp(
+    storage: Storage, path: str, name: TempFile, rows: pa.Table, options: FileOptions
+) -> TempFile:
+    """A whole table as one temp file (the rows a publish carries over from an older file)."""
+    schema = for_file(rows.schema)
+    temp = _ParquetTemp(storage, path, name, schema, options)
+    try:
+        temp.write(conform(rows, schema))
+        return temp.close()
+    except Exception:
+        temp.close_quietly()
+        raise
 
 
 class _ParquetTemp:
@@ -171,13 +193,12 @@ class _ParquetTemp:
         self,
         storage: Storage,
         path: str,
-        temp: str,
-        final: str,
+        name: TempFile,
         schema: pa.Schema,
         options: FileOptions,
     ) -> None:
         self._storage = storage
-        self._path, self._temp, self._final = path, temp, final
+        self._path, self._name = path, name
         self._row_group_rows = options.row_group_rows
         self._rows = 0
         self._stream = storage.open_output(path)
@@ -200,7 +221,7 @@ class _ParquetTemp:
     def close(self) -> TempFile:
         self._writer.close()
         self._stream.close()
-        return TempFile(self._temp, self._final, self._rows, self._storage.size(self._path))
+        return replace(self._name, rows=self._rows, bytes=self._storage.size(self._path))
 
     def close_quietly(self) -> None:
         for close in (self._writer.close, self._stream.close):

@@ -3,7 +3,7 @@
 Every name is built here and nowhere else, so the layout can be read in one place:
 
     <table>/date=YYYY-MM-DD/part-<start_ms>-<end_ms>-<token>-<n>.parquet     published
-    <table>/_staging/part-<start_ms>-<end_ms>-<token>-<n>.parquet.tmp         being written
+    <table>/_staging/part-<token>-<n>.parquet.tmp                             being written
     <table>/_staging/journal-<start_ms>-<end_ms>-<token>.json                 publish in flight
 
 Readers never see `_staging`: pyarrow datasets skip `_`-prefixed paths and a
@@ -104,8 +104,8 @@ def data_file(window: Window, token: str, number: int) -> str:
     return f"{window_prefix(window)}{token}-{number}{PARQUET_SUFFIX}"
 
 
-def temp_file(window: Window, token: str, number: int) -> str:
-    return f"{window_prefix(window)}{token}-{number}{TEMP_SUFFIX}"
+def temp_file(token: str, number: int) -> str:
+    return f"part-{token}-{number}{TEMP_SUFFIX}"
 
 
 def journal_file(window: Window, token: str) -> str:

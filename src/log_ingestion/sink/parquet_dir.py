@@ -31,17 +31,9 @@ from log_ingestion.models import Window
 from log_ingestion.sink import journal
 from log_ingestion.sink.files import DEFAULT_LEVELS, DayFiles, FileOptions, TempFile, split_by_day
 from log_ingestion.sink.journal import Outcome
-from log_ingestion.sink.naming import (
-    STAGING_DIR,
-    check_table,
-    data_file,
-    join,
-    new_token,
-    partition_dir,
-    temp_file,
-)
+from log_ingestion.sink.naming import STAGING_DIR, check_table, join, new_token, temp_file
 from log_ingestion.sink.publish import Publication, Published
-from log_ingestion.sink.schema import with_event_timestamp, without_partition_key
+from log_ingestion.sink.schema import check_inside, with_event_timestamp, without_partition_key
 from log_ingestion.sink.storage import Storage, storage_error
 
 if TYPE_CHECKING:
@@ -124,9 +116,9 @@ class ParquetSink:
             missing=tuple(outcome.missing),
         )
 
-    def stage(self, table: str, window: Window) -> WindowWriter:
-        """A writer for one window of one table; nothing is visible until `commit()`."""
-        return WindowWriter(self, self.table_path(table), window, self._options)
+    def stage(self, table: str) -> WindowWriter:
+        """A writer of one table's rows; nothing is visible until `commit(window)`."""
+        return WindowWriter(self, self.table_path(table), self._options)
 
     def lock(self, table: str) -> threading.Lock:
         """Serialises publishes within a table (the journal replay at commit reads them all)."""
@@ -173,15 +165,11 @@ _OPEN, _PUBLISHING, _COMMITTED, _ABORTED = "open", "publishing", "committed", "a
 
 
 class WindowWriter:
-    """Collects one window's rows into temp files; `commit()` publishes, `abort()` drops.
-
-    Also a context manager that aborts on leaving unless committed.
+    """Collects rows into temp files; `commit(window)` publishes them as the window's rows,
+    `abort()` drops them. Also a context manager that aborts on leaving unless committed.
     """
 
-    def __init__(
-        self, sink: ParquetSink, table_dir: str, window: Window, options: FileOptions
-    ) -> None:
-        self.window = window
+    def __init__(self, sink: ParquetSink, table_dir: str, options: FileOptions) -> None:
         self.token = new_token()
         self._sink = sink
         self._storage = sink.storage
@@ -190,6 +178,8 @@ class WindowWriter:
         self._numbers = itertools.count()
         self._days: dict[int, DayFiles] = {}
         self._created: list[str] = []
+        self._low: int | None = None
+        self._high: int | None = None
         self._state = _OPEN
 
     def __enter__(self) -> WindowWriter:
@@ -205,9 +195,12 @@ class WindowWriter:
         self._require_open("write")
         if not batch.num_rows:
             return
-        batch = without_partition_key(with_event_timestamp(batch, self.window))
+        batch, low, high = with_event_timestamp(batch)
+        batch = without_partition_key(batch)
+        self._low = low if self._low is None else min(self._low, low)
+        self._high = high if self._high is None else max(self._high, high)
         try:
-            for day, rows in split_by_day(batch, self.window):
+            for day, rows in split_by_day(batch):
                 self._day(day).add(rows)
         except (OSError, StorageError) as exc:
             self.abort()
@@ -215,18 +208,20 @@ class WindowWriter:
                 exc, "write a temp file in", join(self._table_dir, STAGING_DIR)
             ) from exc
 
-    def commit(self, checkpoint: LogCheckpoint | None = None) -> Published:
-        """Publish every row written, replacing the window's earlier files, all or nothing;
-        then save `checkpoint`, so it never describes rows that are not in place.
+    def commit(self, window: Window, checkpoint: LogCheckpoint | None = None) -> Published:
+        """Publish every row written as the rows of `window`, replacing the window's
+        earlier rows, all or nothing; then save `checkpoint`, so it never describes rows
+        that are not in place.
 
-        On a `StorageError` the window keeps its old files, unless the message says the
+        On a `StorageError` the window keeps its old rows, unless the message says the
         new ones are in place and the next `recover()` removes the old ones.
         """
         self._require_open("commit")
+        check_inside(window, self._low, self._high)
         self._state = _PUBLISHING
         temps = self._finished_temps()
         publication = Publication(
-            self._storage, self._table_dir, self.window, self.token, self._discard
+            self._storage, self._table_dir, window, self.token, self._options, self._discard
         )
         with self._sink.lock(self._table_dir):
             published = publication.run(temps)
@@ -246,22 +241,21 @@ class WindowWriter:
 
     def _require_open(self, action: str) -> None:
         if self._state != _OPEN:
-            raise RuntimeError(f"cannot {action}: the writer of {self.window} is {self._state}")
+            raise RuntimeError(f"cannot {action}: the writer is {self._state}")
 
     def _day(self, day: int) -> DayFiles:
         if day not in self._days:
-            self._days[day] = DayFiles(self._storage, self._options, lambda: self._next_names(day))
+            self._days[day] = DayFiles(self._storage, self._options, day, self._next_names)
         return self._days[day]
 
-    def _next_names(self, day: int) -> tuple[str, str, str]:
-        """(full temp path, temp relative to the table, final relative to the table)."""
+    def _next_names(self) -> tuple[str, str, int]:
+        """(full temp path, temp relative to the table, its number)."""
         if not self._created:
             self._storage.make_dirs(join(self._table_dir, STAGING_DIR))
         number = next(self._numbers)
-        temp = join(STAGING_DIR, temp_file(self.window, self.token, number))
-        final = join(partition_dir(day), data_file(self.window, self.token, number))
+        temp = join(STAGING_DIR, temp_file(self.token, number))
         self._created.append(join(self._table_dir, temp))
-        return self._created[-1], temp, final
+        return self._created[-1], temp, number
 
     def _finished_temps(self) -> list[TempFile]:
         """Every temp closed and synced, the staging folder too; on failure, none left."""

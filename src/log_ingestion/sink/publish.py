@@ -2,30 +2,41 @@
 
 A journal of renames and deletions is written atomically before anything visible
 changes (the commit point); the temps are then renamed into their partitions and the
-window's old files deleted. A crash at any step leaves, once `recover()` has run, the
-window's complete old set of files or its complete new set. The steps and their crash
-cases are in `docs/arch/parquet-publish.md`.
+window's old files deleted. An old file that also holds rows outside the window (a
+larger unit committed earlier) has those rows carried into a new file of the same
+publish, so nothing outside the window is lost or doubled. A crash at any step leaves,
+once `recover()` has run, the window's complete old set of files or its complete new
+set. The steps and their crash cases are in `docs/arch/parquet-publish.md`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from log_ingestion.errors import StorageError
 from log_ingestion.models import Window
 from log_ingestion.sink import journal
-from log_ingestion.sink.files import TempFile
+from log_ingestion.sink.files import FileOptions, TempFile, write_temp
 from log_ingestion.sink.journal import Journal, Outcome
 from log_ingestion.sink.naming import (
-    DAY_MS,
     STAGING_DIR,
+    data_file,
     data_file_window,
     days_of,
     join,
     partition_dir,
+    temp_file,
 )
+from log_ingestion.sink.schema import TIMESTAMP_COLUMN
 from log_ingestion.sink.storage import Storage
+
+CARRIED_NUMBERS = 1_000_000  # carried files are numbered apart from the writer's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +50,10 @@ class Published:
 
 
 class Publication:
-    """One publish of a window's temps into its table, replacing the window's old files.
+    """One publish of a window's temps into its table, replacing the window's old rows.
 
-    `discard` removes the temps; it is called where they are still ours to remove (no
-    journal names them yet).
+    `discard` removes the writer's temps; it is called where they are still ours to remove
+    (no journal names them yet), together with the temps of carried rows.
     """
 
     def __init__(
@@ -51,13 +62,17 @@ class Publication:
         table_dir: str,
         window: Window,
         token: str,
+        options: FileOptions,
         discard: Callable[[], None],
     ) -> None:
         self._storage = storage
         self._table_dir = table_dir
         self._window = window
         self._token = token
-        self._discard = discard
+        self._options = options
+        self._discard_writer = discard
+        self._carried: list[str] = []
+        self._numbers = itertools.count(CARRIED_NUMBERS)
 
     def run(self, temps: list[TempFile]) -> Published:
         """Publish `temps`, all or nothing; see the module doc for what a failure leaves."""
@@ -65,14 +80,14 @@ class Publication:
         for leftover in journal.pending(self._storage, self._table_dir):
             journal.apply(self._storage, self._table_dir, leftover, outcome)
         try:
-            deletes = self._old_files()
-        except StorageError:
+            deletes, carried = self._old_files()
+        except Exception:
             self._discard()
             raise
         plan = Journal(
             window=self._window,
             token=self._token,
-            moves=tuple((temp.temp, temp.final) for temp in temps),
+            moves=tuple(self._move(temp) for temp in temps) + carried,
             deletes=deletes,
         )
         if plan.moves or plan.deletes:
@@ -80,20 +95,20 @@ class Publication:
             self._move_into_place(plan)
             self._delete_old(plan)
         return Published(
-            files=tuple(join(self._table_dir, temp.final) for temp in temps),
+            files=tuple(join(self._table_dir, final) for _, final in plan.moves[: len(temps)]),
             rows=sum(temp.rows for temp in temps),
             bytes=sum(temp.bytes for temp in temps),
             replaced=len(plan.deletes),
         )
 
-    def _old_files(self) -> tuple[str, ...]:
-        """Published files whose window overlaps this one (any other token), to be replaced.
+    def _move(self, temp: TempFile) -> tuple[str, str]:
+        final = data_file(self._window, self._token, temp.number)
+        return temp.temp, join(partition_dir(temp.day), final)
 
-        Files of another grid (say a 1h window's, now that windows are 15m) count too: left
-        in place their rows would duplicate ours. One that reaches outside this window also
-        holds rows this window does not rewrite, so it can neither stay nor go: StorageError.
-        """
-        old = []
+    def _old_files(self) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+        """Published files whose window overlaps this one (any other token), to be replaced,
+        and the moves of the rows carried out of those that reach outside this window."""
+        old, carried = [], []
         for day in days_of(self._window):
             directory = partition_dir(day)
             for info in self._storage.listing(join(self._table_dir, directory)):
@@ -103,21 +118,37 @@ class Publication:
                 window = named[0]
                 if window.end_ms <= self._window.start_ms or window.start_ms >= self._window.end_ms:
                     continue
+                path = join(directory, info.base_name)
+                old.append(path)
                 if window.start_ms < self._window.start_ms or window.end_ms > self._window.end_ms:
-                    raise self._other_grid(join(directory, info.base_name), window)
-                old.append(join(directory, info.base_name))
-        return tuple(sorted(old))
+                    carried += self._carry(path, window, day)
+        return tuple(sorted(old)), tuple(carried)
 
-    def _other_grid(self, name: str, window: Window) -> StorageError:
-        theirs = _duration(window.end_ms - window.start_ms)
-        ours = _duration(self._window.end_ms - self._window.start_ms)
-        return StorageError(
-            f"cannot publish window {self._window} of {self._table_dir}: the table holds files "
-            f"of another window size or grid ({name} covers [{window.start_ms}, "
-            f"{window.end_ms}), {theirs}; this window is {ours}), and replacing them would "
-            "drop rows outside this window. WINDOW_SIZE must match the table's grid "
-            f"({theirs}), or re-ingest the table into a new OUTPUT_DIR. Nothing was changed"
+    def _carry(self, path: str, extent: Window, day: int) -> list[tuple[str, str]]:
+        """The rows of an old file outside this window, in a temp that keeps its extent."""
+        rows = self._storage.read_table(join(self._table_dir, path))
+        millis = rows.column(TIMESTAMP_COLUMN).cast(pa.int64())
+        outside = pc.or_(
+            pc.less(millis, self._window.start_ms), pc.greater_equal(millis, self._window.end_ms)
         )
+        kept = rows.filter(outside)
+        if not kept.num_rows:
+            return []
+        number = next(self._numbers)
+        temp = join(STAGING_DIR, temp_file(self._token, number))
+        self._carried.append(join(self._table_dir, temp))
+        write_temp(
+            self._storage, self._carried[-1], TempFile(temp, day, number, 0, 0), kept, self._options
+        )
+        self._storage.sync(self._carried[-1])
+        final = join(partition_dir(day), data_file(extent, self._token, number))
+        return [(temp, final)]
+
+    def _discard(self) -> None:
+        self._discard_writer()
+        for path in self._carried:
+            with contextlib.suppress(StorageError):  # recover() removes what is left
+                self._storage.delete(path)
 
     def _write_journal(self, plan: Journal) -> None:
         try:
@@ -174,11 +205,3 @@ class Publication:
         return StorageError(
             f"publishing window {self._window} of {self._table_dir} failed{reason}; {what_now}"
         )
-
-
-def _duration(ms: int) -> str:
-    """`15m`, `1h`, `1d`: a window size as WINDOW_SIZE would spell it, else milliseconds."""
-    for unit, size in (("d", DAY_MS), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"

@@ -134,11 +134,11 @@ def without_partition_key(table: pa.Table) -> pa.Table:
     return table.rename_columns(names) if names != table.column_names else table
 
 
-def with_event_timestamp(table: pa.Table, window: Window) -> pa.Table:
-    """`table` whose `timestamp` is timestamp[ms, UTC], every value inside `window`.
+def with_event_timestamp(table: pa.Table) -> tuple[pa.Table, int, int]:
+    """`table` whose `timestamp` is timestamp[ms, UTC], and its lowest and highest value.
 
-    Rows outside the window would land in files the window does not own and survive a
-    replacement of the window, so they are refused as a bug of the caller.
+    A null or missing timestamp is refused as a bug of the caller: the time decides the
+    partition and the window a row belongs to.
     """
     if TIMESTAMP_COLUMN not in table.column_names:
         raise ValueError("a batch needs a `timestamp` column")
@@ -153,9 +153,15 @@ def with_event_timestamp(table: pa.Table, window: Window) -> pa.Table:
             table.column_names.index(TIMESTAMP_COLUMN), TIMESTAMP_COLUMN, column
         )
     bounds = pc.min_max(column.cast(pa.int64()))
-    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    return table, bounds["min"].as_py(), bounds["max"].as_py()
+
+
+def check_inside(window: Window, low: int | None, high: int | None) -> None:
+    """Rows outside the window would land in files the window does not own and survive a
+    replacement of the window, so they are refused as a bug of the caller."""
+    if low is None or high is None:
+        return
     if not (window.contains(low) and window.contains(high)):
         raise ValueError(
             f"rows from {low} to {high} ms lie outside the window [{window.start_ms}, {window.end_ms})"
         )
-    return table

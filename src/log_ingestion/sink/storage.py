@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from log_ingestion.errors import StorageError
 
@@ -88,6 +89,14 @@ class Storage:
     def read_bytes(self, path: str) -> bytes:
         with translated("read", path), self.filesystem.open_input_stream(path) as stream:
             return bytes(stream.read())
+
+    def read_table(self, path: str) -> pa.Table:
+        """A Parquet file's rows, whole; a damaged file is a `StorageError` naming it."""
+        try:
+            with translated("read", path):
+                return pq.read_table(path, filesystem=self.filesystem)
+        except (pa.ArrowInvalid, pa.ArrowIOError) as exc:
+            raise StorageError(f"cannot read {path}: {exc}; move the damaged file away") from exc
 
     # -- writing -----------------------------------------------------------------
 

@@ -6,19 +6,22 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from log_ingestion.models import EventPage, Window
-from log_ingestion.source.client import ClientOptions, LogSearchClient, RequestRecord
+from log_ingestion.source.client import LogIds, LogSearchClient
 from log_ingestion.source.ratelimit import RateLimiter
+from log_ingestion.source.transport import ClientOptions, RequestRecord
 
 
 class Source(Protocol):
-    """What the pipeline asks of the API: a window's pages, and its count."""
+    """What the pipeline asks of the API: pages of events, and counts per window."""
 
-    def pages(self, log_id: str, window: Window, query: str = "") -> Iterator[EventPage]:
-        """Every page of events of one log in the window, in ascending order."""
+    def pages(self, log_ids: LogIds, window: Window, query: str = "") -> Iterator[EventPage]:
+        """Every page of events of the logs in the window, merged, in ascending order."""
         ...
 
-    def count(self, log_id: str, window: Window, query: str = "") -> int:
-        """The API's own count of the window's events."""
+    def window_counts(
+        self, log_ids: LogIds, first: Window, windows: int, query: str = ""
+    ) -> list[int]:
+        """The API's own count of each of `windows` grid windows from `first` on."""
         ...
 
 

@@ -5,7 +5,7 @@ Hrefs are followed exactly as the server gives them; nothing here builds a URL.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
 import msgspec
@@ -76,16 +76,25 @@ def is_running(body: Body) -> bool:
     return find_link(body, "self") is not None
 
 
-def _labels(raw: object) -> list[str]:
+LabelNames = Callable[[str], str]
+
+
+def _labels(raw: object, name_of: LabelNames) -> list[str]:
+    """Label names: an event carries `{"id", "links"}`, so a name is asked for by id."""
     if not isinstance(raw, list):
         return []
     labels = []
     for label in raw:
         if isinstance(label, Mapping):
-            labels.append(str(label.get("name") or label.get("id") or ""))
+            name = label.get("name")
+            labels.append(str(name) if name else name_of(str(label.get("id") or "")))
         else:
             labels.append(str(label))
     return labels
+
+
+def _as_is(label_id: str) -> str:
+    return label_id
 
 
 def _sequence_number(event: Mapping[str, Any]) -> int:
@@ -103,8 +112,9 @@ def exact_sequence_number(text: object, number: object) -> int:
     )
 
 
-def events_of(body: Body) -> EventPage:
-    """Split a completed page's `events` into columns, keeping every field exact."""
+def events_of(body: Body, name_of: LabelNames = _as_is) -> EventPage:
+    """Split a completed page's `events` into columns, keeping every field exact; labels
+    named by `name_of` (by default they keep their ids)."""
     page = EventPage()
     events = body.get("events") or []
     if not isinstance(events, list):
@@ -112,25 +122,25 @@ def events_of(body: Body) -> EventPage:
             "the response's `events` is not a list; the response is not a Log Search page"
         )
     if events and isinstance(events[0], WireEvent):
-        return _columns_of(events)
+        return _columns_of(events, name_of)
     for event in events:
         message = event.get("message")
         page.timestamps.append(int(event["timestamp"]))
         page.sequence_numbers.append(_sequence_number(event))
         page.log_ids.append(str(event.get("log_id", "")))
         page.messages.append(message if isinstance(message, str) else str(message or ""))
-        page.labels.append(_labels(event.get("labels")))
+        page.labels.append(_labels(event.get("labels"), name_of))
     return page
 
 
-def _columns_of(events: list[WireEvent]) -> EventPage:
+def _columns_of(events: list[WireEvent], name_of: LabelNames) -> EventPage:
     """Columns from typed events, one pass per column."""
     return EventPage(
         timestamps=[event.timestamp for event in events],
         sequence_numbers=_sequence_numbers(events),
         log_ids=[event.log_id for event in events],
         messages=[event.message or "" for event in events],
-        labels=[_labels(event.labels) if event.labels else [] for event in events],
+        labels=[_labels(event.labels, name_of) if event.labels else [] for event in events],
     )
 
 
@@ -160,6 +170,22 @@ def statistics_count(body: Body) -> int:
     if isinstance(stats, Mapping) and isinstance(stats.get("count"), int | float):
         return int(stats["count"])
     raise ApiError("a count query finished without a count in `statistics`")
+
+
+def statistics_buckets(body: Body, buckets: int) -> list[int]:
+    """The count of each timeseries bucket of a completed `calculate(count)` query, which
+    must have exactly `buckets` of them."""
+    statistics = body.get("statistics")
+    if not isinstance(statistics, Mapping):
+        raise ApiError("a count query finished without `statistics`")
+    series = (statistics.get("timeseries") or {}).get("global_timeseries")
+    if not isinstance(series, list) or len(series) != buckets:
+        found = len(series) if isinstance(series, list) else "no"
+        raise ApiError(f"a count query answered {found} timeseries buckets, not {buckets}")
+    counts = [bucket.get("count") if isinstance(bucket, Mapping) else None for bucket in series]
+    if not all(isinstance(count, int | float) for count in counts):
+        raise ApiError("a count query answered a timeseries bucket without a count")
+    return [int(count) for count in counts]  # type: ignore[arg-type]
 
 
 def without_lone_surrogates(value: Any) -> Any:

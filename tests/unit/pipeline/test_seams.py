@@ -11,9 +11,9 @@ import pyarrow as pa
 
 from log_ingestion.ingest import log_plan
 from log_ingestion.models import EventPage, LogInfo, Window
-from log_ingestion.parse import MessageParser
 from log_ingestion.pipeline import Pipeline, PipelineOptions
-from log_ingestion.pipeline.window import EventBatches, commit_window, stage_window
+from log_ingestion.pipeline.cut import Cutter, Rows
+from log_ingestion.pipeline.window import Unit, commit_unit, open_unit, write_rows
 from log_ingestion.schedule import Request, Task
 from log_ingestion.sink import Published, RecoveryReport
 from log_ingestion.state import LogCheckpoint
@@ -44,18 +44,17 @@ class MemoryStore:
 class MemoryStaged:
     sink: MemorySink
     table: str
-    window: Window
     rows: list[pa.Table] = field(default_factory=list)
 
     def write(self, rows: pa.Table) -> None:
         self.rows.append(rows)
 
-    def commit(self, checkpoint: LogCheckpoint | None = None) -> Published:
+    def commit(self, window: Window, checkpoint: LogCheckpoint | None = None) -> Published:
         """Replace the window's rows, then keep the checkpoint: both at once, in memory."""
-        self.sink.tables.setdefault(self.table, {})[self.window] = self.rows
+        self.sink.tables.setdefault(self.table, {})[window] = self.rows
         if checkpoint is not None:
             self.sink.store.save(checkpoint)
-        return Published((f"{self.table}/{self.window}",), sum(t.num_rows for t in self.rows), 1)
+        return Published((f"{self.table}/{window}",), sum(t.num_rows for t in self.rows), 1)
 
     def abort(self) -> None:
         self.rows = []
@@ -69,8 +68,8 @@ class MemorySink:
     def recover(self) -> RecoveryReport:
         return RecoveryReport()
 
-    def stage(self, table: str, window: Window) -> MemoryStaged:
-        return MemoryStaged(self, table, window)
+    def stage(self, table: str) -> MemoryStaged:
+        return MemoryStaged(self, table)
 
     def messages(self, table: str) -> list[str]:
         return sorted(
@@ -82,15 +81,24 @@ class MemorySink:
 
 
 class TwoPerWindow:
-    """Two `key=value` events in every window, each page served twice (as `Next` may)."""
+    """Two `key=value` events in every window of the grid, each page served twice (as `Next`
+    may), for one log."""
 
-    def pages(self, log_id: str, window: Window, query: str = "") -> Iterator[EventPage]:
-        for _ in range(2):
-            stamps = [window.start_ms, window.start_ms + 1]
-            yield EventPage(stamps, stamps, [log_id] * 2, [f"n={ts}" for ts in stamps], [[], []])
+    def pages(
+        self, log_ids: str | tuple[str, ...], window: Window, query: str = ""
+    ) -> Iterator[EventPage]:
+        (log_id,) = (log_ids,) if isinstance(log_ids, str) else log_ids
+        for start in range(window.start_ms, window.end_ms, WINDOW_MS):
+            stamps = [start, start + 1]
+            for _ in range(2):
+                yield EventPage(
+                    stamps, stamps, [log_id] * 2, [f"n={ts}" for ts in stamps], [[], []]
+                )
 
-    def count(self, log_id: str, window: Window, query: str = "") -> int:
-        return 2
+    def window_counts(
+        self, log_ids: str | tuple[str, ...], first: Window, windows: int, query: str = ""
+    ) -> list[int]:
+        return [2] * windows
 
 
 def test_the_pipeline_runs_on_doubles_of_its_seams():
@@ -116,20 +124,32 @@ def test_the_pipeline_runs_on_doubles_of_its_seams():
 
 
 def test_the_window_step_is_sequential_and_commits_rows_with_the_checkpoint():
-    """pages -> filter -> parse -> write -> commit, called in a row, in this thread."""
+    """pages -> filter -> cut -> parse -> write -> commit, called in a row, in this thread."""
     store = MemoryStore()
     sink = MemorySink(store)
-    task = Task(Window(0, WINDOW_MS), Window(0, WINDOW_MS), closed=True)
+    tasks = [Task(Window(w, w + WINDOW_MS), Window(w, w + WINDOW_MS), True) for w in (0, WINDOW_MS)]
     checkpoint = replace(LogCheckpoint(LOG.id), table="app-1", window_ms=WINDOW_MS)
-    batches = EventBatches(TwoPerWindow().pages(LOG.id, task.query), task, LOG, size=10)
+    cutter = Cutter(
+        Window(0, 2 * WINDOW_MS),
+        {LOG.id: tasks},
+        {LOG.id: LOG},
+        window_ms=WINDOW_MS,
+        batch_size=10,
+        unit_rows=100,
+    )
+    unit = open_unit(sink, "app-1", {})
+    for item in cutter.cut(TwoPerWindow().pages(LOG.id, Window(0, 2 * WINDOW_MS))):
+        if isinstance(item, Rows):
+            write_rows(unit, item.events)
+        else:
+            done = item
+    ready = Unit(done.tasks, unit.staged, unit.parser.state(), unit.counts, done.seen, done.seen)
+    after, counts = commit_unit(ready, checkpoint)
 
-    staged = stage_window(task, batches, MessageParser(), sink.stage("app-1", task.window))
-    after, counts = commit_window(staged, checkpoint, api_count=2)
-
-    assert sink.messages("app-1") == ["n=0", "n=1"]
+    assert sink.messages("app-1") == ["n=0", "n=1", "n=1000", "n=1001"]
     assert store.load(LOG.id) == after
-    assert after.committed == ((0, WINDOW_MS),)
-    assert after.parser_state == staged.parser_state != {}
-    assert Counts(windows=1, committed=1, rows=2, files=1, verified=1) == replace(
-        counts, message_bytes=0, bytes=0
+    assert after.committed == ((0, 2 * WINDOW_MS),)
+    assert after.parser_state == ready.parser_state != {}
+    assert replace(counts, message_bytes=0, bytes=0) == Counts(
+        windows=2, committed=2, rows=4, files=1, verified=2
     )

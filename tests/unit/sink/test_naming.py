@@ -67,7 +67,7 @@ def test_a_data_file_name_gives_back_its_window_and_token() -> None:
     """Only published data file names parse; temps, journals and strangers do not."""
     window = Window(900_000, 1_800_000)
     assert data_file_window(data_file(window, "0a1b2c", 3)) == (window, "0a1b2c")
-    assert data_file_window(temp_file(window, "0a1b2c", 3)) is None
+    assert data_file_window(temp_file("0a1b2c", 3)) is None
     assert data_file_window("journal-900000-1800000-0a1b2c.json") is None
     assert data_file_window("part-5-5-0a1b2c-0.parquet") is None
     assert data_file_window("notes.parquet") is None

@@ -58,15 +58,15 @@ def spread(window: Window, count: int) -> list[int]:
 
 
 def publish(sink: ParquetSink, window: Window, *batches: pa.Table) -> Published:
-    writer = sink.stage(TABLE, window)
+    writer = sink.stage(TABLE)
     for rows in batches:
         writer.write(rows)
-    return writer.commit()
+    return writer.commit(window)
 
 
 def write_and_commit(writer: WindowWriter, rows: pa.Table) -> Published:
     writer.write(rows)
-    return writer.commit()
+    return writer.commit(WINDOW)
 
 
 def messages(root: Path) -> list[str]:
@@ -144,10 +144,10 @@ def test_window_crossing_midnight_lands_in_two_partitions(tmp_path: Path, sink: 
 
 def test_row_groups_are_sized_by_rows_not_by_batches(tmp_path: Path, sink: ParquetSink):
     """Ten batches of one row make row groups of four, in one file."""
-    writer = sink.stage(TABLE, WINDOW)
+    writer = sink.stage(TABLE)
     for timestamp in spread(WINDOW, 10):
         writer.write(batch([timestamp]))
-    (path,) = writer.commit().files
+    (path,) = writer.commit(WINDOW).files
     metadata = pq.ParquetFile(path).metadata
     assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [4, 4, 2]
 
@@ -187,22 +187,27 @@ def test_larger_window_replaces_the_files_of_a_smaller_grid(tmp_path: Path, sink
     assert [name[:3] for name in messages(tmp_path)] == ["new"] * 5 + ["zzz"]
 
 
-def test_smaller_window_inside_a_file_of_a_larger_grid_is_refused(
+def test_a_window_inside_a_larger_file_replaces_only_its_own_rows(
     tmp_path: Path, sink: ParquetSink
 ):
-    """WINDOW_SIZE went from 1h to 15m: the hour's file holds rows of three other quarters.
-
-    Keeping it would duplicate the quarter's rows, deleting it would lose the others: the
-    publish is refused, naming both sizes, and nothing changes.
-    """
+    """An hour published as one file, then one quarter of it again: the quarter's rows are
+    replaced, the other three quarters' rows are carried into a new file, nothing doubled."""
     publish(sink, WINDOW, batch(spread(WINDOW, 8), prefix="old"))
-    before = published(tmp_path)
     quarter = Window(WINDOW.start_ms, WINDOW.start_ms + QUARTER)
-    with pytest.raises(StorageError, match=r"another window size.*1h.*15m.*WINDOW_SIZE") as error:
-        publish(sink, quarter, batch(spread(quarter, 3), prefix="new"))
-    assert "new OUTPUT_DIR" in str(error.value)
-    assert [name[:3] for name in messages(tmp_path)] == ["old"] * 8
-    assert (published(tmp_path), staged(tmp_path)) == (before, [])
+    result = publish(sink, quarter, batch(spread(quarter, 3), prefix="new"))
+    assert result.replaced == 1
+    assert [name[:3] for name in messages(tmp_path)] == ["new"] * 3 + ["old"] * 6
+    assert duckdb_rows(tmp_path, "SELECT count(*) FROM t") == [(9,)]
+    assert staged(tmp_path) == []
+
+
+def test_a_larger_window_over_smaller_files_replaces_them_all(tmp_path: Path, sink: ParquetSink):
+    """Four quarters published apart, then the hour at once: one set of rows, the hour's."""
+    for start in range(WINDOW.start_ms, WINDOW.end_ms, QUARTER):
+        quarter = Window(start, start + QUARTER)
+        publish(sink, quarter, batch(spread(quarter, 2), prefix="old"))
+    assert publish(sink, WINDOW, batch(spread(WINDOW, 5), prefix="new")).replaced == 4
+    assert [name[:3] for name in messages(tmp_path)] == ["new"] * 5
 
 
 def test_empty_commit_replaces_with_nothing(tmp_path: Path, sink: ParquetSink):
@@ -214,7 +219,7 @@ def test_empty_commit_replaces_with_nothing(tmp_path: Path, sink: ParquetSink):
 
 def test_abort_leaves_nothing(tmp_path: Path, sink: ParquetSink):
     """Aborting after row groups were flushed removes the temps; nothing is published."""
-    writer = sink.stage(TABLE, WINDOW)
+    writer = sink.stage(TABLE)
     writer.write(batch(spread(WINDOW, 9)))
     assert staged(tmp_path)
     writer.abort()
@@ -225,7 +230,7 @@ def test_leaving_the_context_without_commit_aborts(tmp_path: Path, sink: Parquet
     """A writer used in `with` drops its temps on an exception."""
 
     def write_then_fail() -> None:
-        with sink.stage(TABLE, WINDOW) as writer:
+        with sink.stage(TABLE) as writer:
             writer.write(batch(spread(WINDOW, 9)))
             raise KeyError("boom")
 
@@ -237,27 +242,28 @@ def test_leaving_the_context_without_commit_aborts(tmp_path: Path, sink: Parquet
 def test_temps_are_invisible_to_readers_before_commit(tmp_path: Path, sink: ParquetSink):
     """Flushed row groups sit in `_staging`, which no reader globs or lists."""
     publish(sink, WINDOW, batch(spread(WINDOW, 1), prefix="old"))
-    writer = sink.stage(TABLE, WINDOW)
+    writer = sink.stage(TABLE)
     writer.write(batch(spread(WINDOW, 9), prefix="new"))
     assert staged(tmp_path)
     assert [row[0][:3] for row in duckdb_rows(tmp_path, "SELECT message FROM t")] == ["old"]
     assert [name[:3] for name in messages(tmp_path)] == ["old"]
-    writer.commit()
+    writer.commit(WINDOW)
 
 
 def test_writer_refuses_use_after_commit(sink: ParquetSink):
     """A committed writer is finished."""
-    writer = sink.stage(TABLE, WINDOW)
-    writer.commit()
+    writer = sink.stage(TABLE)
+    writer.commit(WINDOW)
     with pytest.raises(RuntimeError, match="committed"):
         writer.write(batch([WINDOW.start_ms]))
 
 
 def test_rows_outside_the_window_are_refused(sink: ParquetSink):
     """A row outside its window would survive the window's replacement."""
-    writer = sink.stage(TABLE, WINDOW)
+    writer = sink.stage(TABLE)
+    writer.write(batch([WINDOW.end_ms]))
     with pytest.raises(ValueError, match="outside the window"):
-        writer.write(batch([WINDOW.end_ms]))
+        writer.commit(WINDOW)
 
 
 def test_other_timestamp_units_are_stored_as_milliseconds(tmp_path: Path, sink: ParquetSink):
@@ -282,7 +288,7 @@ def test_column_named_like_the_partition_is_kept_under_another_name(
 def test_unsafe_table_names_are_refused(sink: ParquetSink, table: str):
     """A table is one visible path component made by table_dir_name()."""
     with pytest.raises(ValueError, match="unsafe table"):
-        sink.stage(table, WINDOW)
+        sink.stage(table)
 
 
 @pytest.mark.parametrize("compression", COMPRESSIONS)
@@ -362,7 +368,7 @@ def test_integers_a_double_would_round_meet_floats_as_exact_text(
 def test_a_cast_that_fails_is_a_storage_error_not_an_arrow_one(tmp_path: Path, sink: ParquetSink):
     """Should unification ever pick a type a batch cannot be cast to, the run is told so."""
     times = spread(WINDOW, 2)
-    writer = sink.stage(TABLE, WINDOW)
+    writer = sink.stage(TABLE)
     writer.write(batch(times[:1], x=pa.array(["a"], pa.string())))
     with pytest.raises(StorageError, match=r"cannot store column 'x' of type list"):
         writer.write(batch(times[1:], x=pa.array([["b"]], pa.list_(pa.string()))))
@@ -479,10 +485,10 @@ def test_crash_at_every_step_leaves_old_or_new_after_recover(
         if had_old:
             publish(sink, ACROSS_MIDNIGHT, batch(spread(ACROSS_MIDNIGHT, 6), prefix="old"))
         killer = kill_at(step)
-        writer = sink.stage(TABLE, ACROSS_MIDNIGHT)
+        writer = sink.stage(TABLE)
         try:
             writer.write(batch(spread(ACROSS_MIDNIGHT, 10), prefix="new"))
-            writer.commit()
+            writer.commit(ACROSS_MIDNIGHT)
             finished = True
         except Crash:
             finished = False
@@ -502,7 +508,7 @@ def test_crash_at_every_step_leaves_old_or_new_after_recover(
 
 def test_recover_removes_stale_temps(tmp_path: Path, sink: ParquetSink):
     """Temps of a window that never committed are removed, in every table."""
-    writer = sink.stage(TABLE, WINDOW)
+    writer = sink.stage(TABLE)
     writer.write(batch(spread(WINDOW, 9)))
     report = ParquetSink(str(tmp_path)).recover()
     assert (report.stale, staged(tmp_path)) == (1, [])
@@ -650,7 +656,7 @@ def test_disk_full_is_a_storage_error_and_leaves_nothing(
         return pa.PythonFile(FullDisk(), mode="w")
 
     monkeypatch.setattr(Storage, "open_output", open_on_full_disk)
-    writer = sink.stage(TABLE, WINDOW)
+    writer = sink.stage(TABLE)
     with pytest.raises(StorageError, match=r"_staging.*disk is full|disk is full.*_staging"):
         write_and_commit(writer, batch(spread(WINDOW, rows)))
     writer.abort()
@@ -664,7 +670,7 @@ def test_root_that_is_a_file_is_a_storage_error(tmp_path: Path):
     sink = ParquetSink(str(root))
     with pytest.raises(StorageError, match=r"out is a file"):
         sink.recover()
-    writer = sink.stage(TABLE, WINDOW)
+    writer = sink.stage(TABLE)
     with pytest.raises(StorageError, match="a file stands where a directory is needed"):
         write_and_commit(writer, batch(spread(WINDOW, 9)))
 
