@@ -2,6 +2,9 @@
 
 `emulator` is a fresh server per test over a small dataset; `make_emulator` builds one
 with a custom dataset, keys, faults or options. Both stop their servers after the test.
+
+`s3_server` (one SeaweedFS S3 server a session) and `s3_bucket` (a fresh bucket on it per
+test) come from tests/support/s3.py.
 """
 
 from __future__ import annotations
@@ -12,6 +15,10 @@ from typing import Any
 import pytest
 
 from log_ingestion.emulator import DEFAULT_API_KEY, Dataset, Emulator, Faults
+
+from .support.s3 import s3_bucket, s3_server
+
+__all__ = ["s3_bucket", "s3_server"]  # fixtures: pytest finds them in this module
 
 SMALL_EVENTS_PER_LOG = 300
 SMALL_SPAN_MS = 3_600_000

@@ -1,0 +1,1 @@
+"""Test infrastructure shared across test folders: real servers the tests talk to over loopback."""
