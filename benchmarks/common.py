@@ -272,12 +272,14 @@ def run_pipeline(
     window_ms: int = HOUR_MS,
     verify_counts: bool = True,
     concurrency: int = 4,
+    **options: Any,
 ) -> PipelineRun:
-    """One `Pipeline.run` as `log-ingestion run` wires it, timed."""
+    """One `Pipeline.run` as `log-ingestion run` wires it, timed; `options` are more
+    `PipelineOptions` (query sizes)."""
     store = JsonCheckpointStore(os.path.join(out_dir, "state"))
     sink = ParquetSink(os.path.join(out_dir, "data"), store=store, compression=compression)
-    options = PipelineOptions(verify_counts=verify_counts, concurrency=concurrency)
-    pipeline = Pipeline(client, sink, options)
+    settings = PipelineOptions(verify_counts=verify_counts, concurrency=concurrency, **options)
+    pipeline = Pipeline(client, sink, settings)
     request = Request(end_ms=end_ms, start_ms=start_ms)
     now = int(time.time() * 1000)
     plans = [log_plan(store, log, request, now=now, window_ms=window_ms) for log in logs]
@@ -308,7 +310,10 @@ def http_client(
 ) -> LogSearchClient:
     """The real client, as `wiring.build_client` makes it, pointed at an emulator."""
     options = ClientOptions(
-        per_page=PER_PAGE, poll_interval=poll_interval, max_connections=concurrency * 2 + 2
+        per_page=PER_PAGE,
+        poll_interval=poll_interval,
+        poll_interval_max=max(poll_interval, 10 * poll_interval),
+        max_connections=concurrency * 2 + 2,
     )
     return LogSearchClient(
         url, SecretStr(DEFAULT_API_KEY), options, RateLimiter(rate_limit_per_minute)

@@ -18,7 +18,7 @@ from log_ingestion.emulator.dataset import DEFAULT_LOGSETS
 
 def main(argv: list[str]) -> None:
     config = json.loads(argv[0])
-    logsets = {name: DEFAULT_LOGSETS[name] for name in config["logs"]}
+    logsets = {name: DEFAULT_LOGSETS.get(name, "Benchmarks") for name in config["logs"]}
     dataset = Dataset(
         events_per_log=config["events_per_log"], span_ms=config["span_ms"], logsets=logsets
     )

@@ -163,3 +163,13 @@ def test_tiny_logs_still_work() -> None:
     dataset = Dataset(events_per_log=1)
     assert messages(dataset, "firewall-traffic")[0].startswith("receive_time,")
     assert dataset.count(dataset.log_id("app-kv"), KEY_MIN[0], KEY_MAX[0]) == 1
+
+
+def test_a_log_named_after_a_sample_has_its_kind_and_events_of_its_own():
+    """`firewall-traffic-2` is a second firewall log: same format, other events."""
+    data = Dataset(events_per_log=20, logsets={"firewall-traffic": "A", "firewall-traffic-2": "A"})
+    first, second = (
+        data.logs[data.log_id(name)] for name in ("firewall-traffic", "firewall-traffic-2")
+    )
+    assert type(first.source) is type(second.source)
+    assert first.id != second.id

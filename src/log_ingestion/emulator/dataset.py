@@ -32,6 +32,18 @@ KEY_MAX: Key = (1 << 62, 0)
 #  hash bits of a generated event): the hash is computed once per event and reused.
 Entry = tuple[int, int, "LogStore", int | str, int]
 
+
+def source_of(name: str) -> type[MessageSource]:
+    """The sample a log's messages come from: its name, or the sample its name starts with
+    (`firewall-traffic-2` is another firewall log, with events of its own)."""
+    if name in SOURCES:
+        return SOURCES[name]
+    matches = [kind for kind in SOURCES if name.startswith(kind)]
+    if not matches:
+        raise KeyError(f"no sample log for {name!r}; names start with one of {', '.join(SOURCES)}")
+    return SOURCES[max(matches, key=len)]
+
+
 DEFAULT_LOGSETS: Mapping[str, str] = {
     "firewall-traffic": "Network Devices",
     "cdn-access-noheader": "Network Devices",
@@ -234,7 +246,7 @@ class Dataset:
                 log_id=stable_uuid(seed, "log", name),
                 name=name,
                 number=number,
-                source=SOURCES[name](seed, count),
+                source=source_of(name)(seed, count),
                 count=count,
                 start_ms=start_ms,
                 span_ms=span_ms,
