@@ -234,18 +234,28 @@ class RecordedClient:
     def __init__(self, recording: Recording) -> None:
         self._recording = recording
 
-    def pages(self, log_id: str, window: Window, query: str = "") -> Iterator[EventPage]:
+    def pages(
+        self, log_ids: str | tuple[str, ...], window: Window, query: str = ""
+    ) -> Iterator[EventPage]:
+        """The recorded pages of every recorded window inside `window`, in order."""
         recording = self._recording
-        body = decode(recording.first[window])
-        while True:
-            yield events_of(body)
-            href = find_link(body, "next")
-            if href is None:
-                return
-            body = decode(recording.by_href[href])
+        for recorded in sorted(recording.first):
+            if not (window.start_ms <= recorded.start_ms and recorded.end_ms <= window.end_ms):
+                continue
+            body = decode(recording.first[recorded])
+            while True:
+                yield events_of(body)
+                href = find_link(body, "next")
+                if href is None:
+                    break
+                body = decode(recording.by_href[href])
 
-    def count(self, log_id: str, window: Window, query: str = "") -> int:
-        return self._recording.counts.get(window, 0)
+    def window_counts(
+        self, log_ids: str | tuple[str, ...], first: Window, windows: int, query: str = ""
+    ) -> list[int]:
+        width = first.end_ms - first.start_ms
+        starts = range(first.start_ms, first.start_ms + windows * width, width)
+        return [self._recording.counts.get(Window(start, start + width), 0) for start in starts]
 
 
 # -- the pipeline ----------------------------------------------------------------------

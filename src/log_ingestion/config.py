@@ -197,6 +197,8 @@ class Settings(BaseSettings):
     follow_lag: str = "5m"
     follow_rescan: int = Field(default=0, ge=0, le=100)
     verify_counts: bool = True
+    # the raw message of every row, or only of rows that did not parse into columns
+    keep_message: Literal["always", "on_error"] = "always"
     # how queries are sized: at most this many windows (one count query per run of them),
     # about this many events, this many logs read together
     query_windows: int = Field(default=240, ge=1, le=10_000)

@@ -21,7 +21,7 @@ class Counts:
     pages: int = 0
     files: int = 0
     bytes: int = 0
-    message_bytes: int = 0  # raw message bytes landed, for the compression ratio
+    message_bytes: int = 0  # raw message bytes read, for the compression ratio
     parse_errors: int = 0
     verified: int = 0  # committed windows checked against the API's count
     mismatches: int = 0  # of those, the ones whose count differed

@@ -95,6 +95,7 @@ def pipeline_options(settings: Settings) -> PipelineOptions:
         query_events=settings.query_events,
         query_logs=settings.query_logs,
         unit_rows=settings.row_group_rows,
+        keep_message=settings.keep_message,
     )
 
 

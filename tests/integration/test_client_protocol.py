@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.conftest import HarnessFactory
+from tests.integration.conftest import Harness, HarnessFactory
 
 from log_ingestion.emulator import Faults
 from log_ingestion.models import Window
@@ -110,3 +110,13 @@ def test_logs_lists_the_six_sample_logs(make_harness: HarnessFactory) -> None:
         for ls in harness.dataset.logsets_of(store.id)
     }
     assert expected == {(log.id, log.name, log.logsets) for log in logs}
+
+
+def test_labels_land_by_name_asked_once_per_run(harness: Harness) -> None:
+    """Events carry label ids; the rows carry their names, each name asked for once."""
+    harness.ingest(rapid7_log_ids=[LOG])
+
+    labels = {name for row in harness.table(LOG).column("labels").to_pylist() for name in row}
+    assert labels == {"Sample"}
+    management = harness.emulator.stats.count("management")
+    assert management == 2  # the log list, and the one label

@@ -120,3 +120,35 @@ def test_cli_run_lands_every_sample_log(harness: Harness) -> None:
     expected = {name: harness.truth(name) for name in SAMPLE_LOGS}
     actual = {name: harness.landed(name) for name in SAMPLE_LOGS}
     assert expected == actual
+
+
+@pytest.mark.parametrize("name", ["firewall-traffic", "syslog-text"])
+def test_keep_message_on_error_keeps_the_raw_line_only_where_it_is_needed(
+    harness: Harness, name: str
+) -> None:
+    """KEEP_MESSAGE=on_error: every event lands once; the raw line stays on text rows,
+    header rows and rows that did not parse, and is null where the columns hold it."""
+    harness.ingest(rapid7_log_ids=[name], keep_message="on_error")
+    table = harness.table(name)
+
+    keys = sorted(
+        zip(
+            table.column("log_id").to_pylist(),
+            table.column("sequence_number").to_pylist(),
+            strict=True,
+        )
+    )
+    assert [(log_id, seq) for log_id, seq, _ in harness.truth(name)] == keys
+    kept = pc.invert(pc.is_null(table.column("message")))
+    needs_it = pc.or_(
+        pc.invert(pc.is_null(table.column("_parse_error"))),
+        pc.is_in(table.column("_format"), pa.array(["text", "csv_header"])),
+    )
+    assert kept.to_pylist() == needs_it.to_pylist()
+    truth = {seq: message for _, seq, message in harness.truth(name)}
+    for seq, message in zip(
+        table.column("sequence_number").to_pylist(),
+        table.column("message").to_pylist(),
+        strict=True,
+    ):
+        assert message in (None, truth[seq])

@@ -45,6 +45,7 @@ class LaneOptions:
     batch_size: int = 20_000
     query: str = ""
     verify_counts: bool = True
+    messages_on_error: bool = False  # KEEP_MESSAGE=on_error
 
 
 class Tasks:
@@ -224,7 +225,12 @@ class Lane:
         if log is None:
             return  # dropped: its commit failed
         if log.unit is None:
-            log.unit = open_unit(self._sink, log.table, log.parser_state)
+            log.unit = open_unit(
+                self._sink,
+                log.table,
+                log.parser_state,
+                messages_on_error=self._options.messages_on_error,
+            )
         write_rows(log.unit, rows.events)
 
     def _unit_done(self, done: UnitDone, counts: BlockCounts, behind: Behind) -> None:

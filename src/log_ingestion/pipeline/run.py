@@ -31,6 +31,7 @@ class PipelineOptions:
     query_events: int = 100_000  # about as many events as one event query reads
     query_logs: int = 20  # the most logs one query reads together
     unit_rows: int = 128_000  # a commit of a log closes at a window end past this many rows
+    keep_message: str = "always"  # or "on_error": only where a row did not parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +154,7 @@ class Pipeline:
             batch_size=options.batch_size,
             query=options.query,
             verify_counts=options.verify_counts,
+            messages_on_error=options.keep_message == "on_error",
         )
         logs = [
             LaneLog(

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from log_ingestion.models import EventPage, LogInfo, Window
 from log_ingestion.parse import MessageParser
+from log_ingestion.parse.formats import CSV, JSON, KV
 from log_ingestion.pipeline import verify
 from log_ingestion.schedule import Task
 from log_ingestion.sink import Sink, Staged
@@ -26,12 +27,18 @@ from log_ingestion.stats import Counts
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 
 
+# A row of these formats that parsed holds every value of its message in its columns.
+STRUCTURED = pa.array([CSV, JSON, KV])
+
+
 @dataclass(slots=True)
 class OpenUnit:
-    """A log's unit being written: its staged rows, the parser that reads them, counts."""
+    """A log's unit being written: its staged rows, the parser that reads them, counts;
+    `messages_on_error` keeps the raw message only where a row did not parse."""
 
     staged: Staged
     parser: MessageParser
+    messages_on_error: bool = False
     counts: Counts = field(default_factory=Counts)
 
 
@@ -52,9 +59,11 @@ class Unit:
         return Window(self.tasks[0].window.start_ms, self.tasks[-1].window.end_ms)
 
 
-def open_unit(sink: Sink, table: str, parser_state: Mapping[str, Any]) -> OpenUnit:
+def open_unit(
+    sink: Sink, table: str, parser_state: Mapping[str, Any], *, messages_on_error: bool = False
+) -> OpenUnit:
     parser = MessageParser.from_state(dict(parser_state)) if parser_state else MessageParser()
-    return OpenUnit(sink.stage(table), parser)
+    return OpenUnit(sink.stage(table), parser, messages_on_error)
 
 
 def write_rows(unit: OpenUnit, events: pa.Table) -> None:
@@ -62,6 +71,8 @@ def write_rows(unit: OpenUnit, events: pa.Table) -> None:
     try:
         parsed = unit.parser.parse(events.column("message"))
         rows = to_table(events, parsed)
+        if unit.messages_on_error:
+            rows = without_parsed_messages(rows)
         unit.staged.write(rows)
     except Exception:  # nothing of this unit may become visible
         unit.staged.abort()
@@ -69,8 +80,18 @@ def write_rows(unit: OpenUnit, events: pa.Table) -> None:
     unit.counts += Counts(
         rows=rows.num_rows,
         parse_errors=len(parsed) - parsed.column("_parse_error").null_count,
-        message_bytes=pc.sum(pc.binary_length(rows.column("message"))).as_py() or 0,
+        message_bytes=pc.sum(pc.binary_length(events.column("message"))).as_py() or 0,
     )
+
+
+def without_parsed_messages(rows: pa.Table) -> pa.Table:
+    """`rows` whose `message` is null where the row parsed into columns (CSV, JSON, kv):
+    the raw line stays only where it is all there is (text, a CSV header, a parse error)."""
+    parsed = pc.and_(
+        pc.is_null(rows.column("_parse_error")), pc.is_in(rows.column("_format"), STRUCTURED)
+    )
+    message = pc.if_else(parsed, pa.scalar(None, pa.string()), rows.column("message"))
+    return rows.set_column(rows.column_names.index("message"), "message", message)
 
 
 def commit_unit(unit: Unit, checkpoint: LogCheckpoint) -> tuple[LogCheckpoint, Counts]:
