@@ -1,7 +1,12 @@
 """A client-side limiter shared by every request of a run (polls and Next fetches too).
 
 It spaces requests evenly at `per_minute`, so a budget that matches the server's never
-earns a 429, and it pauses everyone when the server says its budget is spent.
+earns a 429. It also follows the server's own budget, which the API counts per key and
+endpoint family (query, management) over 15 minutes and shares among every process using
+the key: when a response says it is spent, or a 429 says so, requests of that family wait
+for its reset. Several workers on one key thus use the budget up together, wait together,
+and go on together; a request that was in flight as the budget ran out earns a 429 and is
+sent again after its `Retry-After`.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ EPOCH_SECONDS_THRESHOLD = 1_000_000_000
 # from when a request arrives, and a slow first request (a new connection) would otherwise
 # let the last request of a budget land inside the same window and earn a 429.
 SPACING_MARGIN = 1.05
+FAMILIES = ("query", "management")
 
 
 def reset_delay(reset: str | None, *, now: float | None = None) -> float | None:
@@ -30,8 +36,13 @@ def reset_delay(reset: str | None, *, now: float | None = None) -> float | None:
     return max(0.0, value)
 
 
+def family_of(kind: str) -> str:
+    """The server's budget a request kind draws on."""
+    return "management" if kind == "management" else "query"
+
+
 class RateLimiter:
-    """Even spacing at `per_minute` requests, plus server-driven pauses."""
+    """Even spacing at `per_minute` requests, plus the server's budget per family."""
 
     def __init__(
         self,
@@ -45,29 +56,30 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._next_slot = clock()
-        self._paused_until = 0.0
+        self._paused_until = dict.fromkeys(FAMILIES, 0.0)
         self.waited_seconds = 0.0
 
-    def acquire(self) -> None:
-        """Block until this caller may send one request."""
+    def acquire(self, family: str = "query") -> None:
+        """Block until this caller may send one request of `family`."""
         with self._lock:
             now = self._clock()
-            slot = max(self._next_slot, now, self._paused_until)
+            slot = max(self._next_slot, now, self._paused_until[family])
             self._next_slot = slot + self._interval
             delay = slot - now
             self.waited_seconds += delay
         if delay > 0:
             self._sleep(delay)
 
-    def pause(self, seconds: float) -> None:
-        """Hold every caller back for `seconds` (a 429's Retry-After, or a spent budget)."""
+    def pause(self, seconds: float, family: str = "query") -> None:
+        """Hold every caller of `family` back for `seconds` (a 429's Retry-After, a spent budget)."""
         if seconds <= 0:
             return
         with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + seconds)
+            until = self._clock() + seconds
+            self._paused_until[family] = max(self._paused_until[family], until)
 
-    def observe(self, remaining: str | None, reset: str | None) -> None:
-        """Read the server's rate-limit headers; pause when its budget is spent."""
+    def observe(self, remaining: str | None, reset: str | None, family: str = "query") -> None:
+        """Read the server's rate-limit headers; pause `family` when its budget is spent."""
         if remaining is None:
             return
         try:
@@ -77,4 +89,4 @@ class RateLimiter:
         if left <= 0:
             delay = reset_delay(reset)
             if delay:
-                self.pause(delay)
+                self.pause(delay, family)

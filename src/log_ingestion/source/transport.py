@@ -22,7 +22,7 @@ from log_ingestion import __version__
 from log_ingestion.errors import ApiError, RetryableError
 from log_ingestion.logging import get_logger, new_request_id
 from log_ingestion.source.pages import Body, find_link
-from log_ingestion.source.ratelimit import RateLimiter
+from log_ingestion.source.ratelimit import RateLimiter, family_of
 from log_ingestion.source.responses import body_of, transport_error
 
 
@@ -112,7 +112,7 @@ class Transport:
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
     def _send_once(self, call: Call) -> Body:
-        self._limiter.acquire()
+        self._limiter.acquire(family_of(call.kind))
         request_id = new_request_id()
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             return self._exchange(call, request_id)
@@ -137,6 +137,7 @@ class Transport:
             self._limiter.observe(
                 response.headers.get("x-ratelimit-remaining"),
                 response.headers.get("x-ratelimit-reset"),
+                family_of(call.kind),
             )
             body = body_of(response, call.kind)
             if status == 202 and find_link(body, "self") is None:
@@ -145,7 +146,7 @@ class Transport:
                 raise RetryableError(f"a {call.kind} request answered 202 without a Self link")
         except RetryableError as exc:
             if exc.retry_after:
-                self._limiter.pause(exc.retry_after)
+                self._limiter.pause(exc.retry_after, family_of(call.kind))
             self._record(call.kind, status, started, retryable=True)
             raise
         except ApiError:

@@ -63,3 +63,14 @@ def test_reset_delay_reads_epoch_and_delta():
     assert reset_delay("2000000030", now=2000000000) == 30
     assert reset_delay(None) is None
     assert reset_delay("soon") is None
+
+
+def test_the_management_budget_is_apart_from_the_query_budget():
+    """A spent query budget holds queries back, not the management calls."""
+    clock = FakeClock()
+    limiter = RateLimiter(1_000_000, clock=clock.time, sleep=clock.sleep)
+    limiter.observe("0", "30", family="query")
+    limiter.acquire("management")
+    assert max(clock.slept, default=0.0) < 0.001
+    limiter.acquire("query")
+    assert sum(clock.slept) == pytest.approx(30, abs=0.01)
