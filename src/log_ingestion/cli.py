@@ -34,6 +34,7 @@ from log_ingestion.logging import configure_logging, start_trace
 from log_ingestion.pipeline import RunSummary
 from log_ingestion.progress import TerminalProgress
 from log_ingestion.report import print_state, print_summary
+from log_ingestion.shard import parse_shard, shard_of
 from log_ingestion.state import JsonCheckpointStore
 from log_ingestion.timeparse import format_ms, now_ms, parse_time
 from log_ingestion.wiring import build_client, build_request
@@ -152,6 +153,10 @@ MetricsPortOption = Annotated[
 MetricsHostOption = Annotated[
     str, typer.Option(help="Address for --metrics-port (0.0.0.0 to let a remote Prometheus in).")
 ]
+ShardOption = Annotated[
+    str | None,
+    typer.Option("--shard", help="K/N: ingest only the logs of shard K of N (default SHARD)."),
+]
 MetricsFileOption = Annotated[
     Path | None,
     typer.Option(help="Write metrics to this textfile when the run ends (also on failure)."),
@@ -168,6 +173,7 @@ def run(
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = "127.0.0.1",
     metrics_file: MetricsFileOption = None,
+    shard: ShardOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:
     """Ingest a time range (or resume from the checkpoints) into Parquet."""
@@ -180,6 +186,8 @@ def run(
         settings = _settings(api_key, require_output=True)
         if logs is not None:
             settings.rapid7_log_ids = [part.strip() for part in logs.split(",") if part.strip()]
+        if shard is not None:
+            settings.shard = str(parse_shard(shard, option="--shard"))
         server = metrics.serve(metrics_port, metrics_host) if metrics_port is not None else None
         try:
             request = build_request(settings, from_, to, rescan=rescan)
@@ -226,16 +234,26 @@ def _exit_if_failed(summary: RunSummary) -> None:
 
 
 @app.command("logs")
-def list_logs(api_key: ApiKeyOption = None) -> None:
-    """List the logs this key can see: id, name, log sets."""
+def list_logs(
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=1024, help="Show each log's shard of this many (default: SHARD's N)."
+        ),
+    ] = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """List the logs this key can see: id, name, log sets, and shard."""
 
     def body() -> None:
         settings = _settings(api_key)
+        count = shards or (settings.shard_of_logs.count if settings.shard_of_logs else None)
         with build_client(settings, threading.Event()) as client:
             found = client.list_logs()
-        table = Table("id", "name", "log sets")
+        table = Table("id", "name", "log sets", *([f"shard of {count}"] if count else []))
         for log in found:
-            table.add_row(escape(log.id), escape(log.name), escape(", ".join(log.logsets)))
+            shard = [str(shard_of(log.id, count))] if count else []
+            table.add_row(escape(log.id), escape(log.name), escape(", ".join(log.logsets)), *shard)
         out.print(table)
 
     guarded(body)

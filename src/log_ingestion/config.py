@@ -27,6 +27,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from log_ingestion.errors import ConfigError
+from log_ingestion.shard import Shard, parse_shard
 from log_ingestion.timeparse import parse_duration_ms, time_ms
 
 Region = Literal["us", "us2", "us3", "eu", "ca", "au", "ap"]
@@ -204,6 +205,8 @@ class Settings(BaseSettings):
     query_windows: int = Field(default=240, ge=1, le=10_000)
     query_events: int = Field(default=100_000, ge=500, le=10_000_000)
     query_logs: int = Field(default=20, ge=1, le=100)
+    # K/N: this worker ingests the logs whose stable hash falls in shard K of N
+    shard: str | None = None
 
     @field_validator("rapid7_log_ids", mode="before")
     @classmethod
@@ -284,6 +287,21 @@ class Settings(BaseSettings):
         return (
             self.rapid7_api_endpoint or f"https://{self.rapid7_region}.rest.logs.insight.rapid7.com"
         )
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                parse_shard(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("SHARD: ")) from None
+        return value or None
+
+    @property
+    def shard_of_logs(self) -> Shard | None:
+        """The shard this worker takes, when SHARD is set."""
+        return parse_shard(self.shard) if self.shard else None
 
     @property
     def window_ms(self) -> int:

@@ -16,6 +16,7 @@ from log_ingestion.models import LogInfo
 from log_ingestion.pipeline import LogPlan, RunSummary
 from log_ingestion.progress import TerminalProgress
 from log_ingestion.schedule import Request, follow_cycle, plan
+from log_ingestion.shard import Shard
 from log_ingestion.sink import table_dir_name
 from log_ingestion.source import LogSearchClient
 from log_ingestion.state import CheckpointStore
@@ -24,9 +25,16 @@ from log_ingestion.timeparse import now_ms
 from log_ingestion.wiring import Pieces, assemble
 
 
-def resolve_logs(client: LogSearchClient, wanted: list[str]) -> list[LogInfo]:
-    """The logs named by id or name (case-insensitive); every log when none are named."""
-    available = client.list_logs()
+def resolve_logs(
+    client: LogSearchClient, wanted: list[str], shard: Shard | None = None
+) -> list[LogInfo]:
+    """The logs named by id or name (case-insensitive), every log when none are named; of
+    those, only the ones in `shard` when one is given."""
+    chosen = _named(client.list_logs(), wanted)
+    return chosen if shard is None else [log for log in chosen if shard.takes(log.id)]
+
+
+def _named(available: list[LogInfo], wanted: list[str]) -> list[LogInfo]:
     if not wanted:
         return available
     by_key = {log.id.lower(): log for log in available} | {
@@ -159,7 +167,7 @@ def _run(
     settings: Settings, request: Request, *, follow_mode: bool, progress: TerminalProgress | None
 ) -> RunSummary:
     with assemble(settings, process.STOP, progress=progress) as pieces:
-        chosen = resolve_logs(pieces.client, settings.rapid7_log_ids)
+        chosen = resolve_logs(pieces.client, settings.rapid7_log_ids, settings.shard_of_logs)
         get_logger().info(
             "run.start",
             logs=len(chosen),
