@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from log_ingestion import __version__, metrics, process
+from log_ingestion import __version__, maintenance, metrics, process
 from log_ingestion import demo as sample
 from log_ingestion.config import Settings, load_settings
 from log_ingestion.emulator.command import emulator as emulator_command
@@ -31,12 +31,13 @@ from log_ingestion.errors import (
 )
 from log_ingestion.ingest import execute, resolve_logs
 from log_ingestion.logging import configure_logging, start_trace
+from log_ingestion.maintenance import check_retention
 from log_ingestion.pipeline import RunSummary
 from log_ingestion.progress import TerminalProgress
 from log_ingestion.report import print_state, print_summary
 from log_ingestion.shard import parse_shard, shard_of
 from log_ingestion.state import JsonCheckpointStore
-from log_ingestion.timeparse import format_ms, now_ms, parse_time
+from log_ingestion.timeparse import format_ms, now_ms, parse_duration_ms, parse_time
 from log_ingestion.wiring import build_client, build_request
 
 app = typer.Typer(
@@ -96,10 +97,12 @@ def guarded(action: Callable[[], T]) -> T:
         raise _fail(exc) from None
 
 
-def _settings(api_key: str | None, *, require_output: bool = False, **overrides: Any) -> Settings:
+def _settings(
+    api_key: str | None, *, require_key: bool = True, require_output: bool = False, **overrides: Any
+) -> Settings:
     if api_key is not None:
         raise ConfigError(KEY_ON_COMMAND_LINE)
-    settings = load_settings(require_output=require_output, **overrides)
+    settings = load_settings(require_key=require_key, require_output=require_output, **overrides)
     _start_logging(settings)
     return settings
 
@@ -339,6 +342,54 @@ def _reset(store: JsonCheckpointStore, log: str, from_: str | None) -> None:
         else:
             said = "forgot every committed window; the next run starts at --from, or at START_TIME when none is given, replacing files it rewrites"
         out.print(f"{checkpoint.log_name}: {said}", markup=False)
+
+
+# -- maintenance ---------------------------------------------------------------------------
+
+
+@app.command()
+def compact(
+    log: Annotated[str | None, typer.Option("--log", help="Log id or name (default: all).")] = None,
+    before: Annotated[
+        str | None,
+        typer.Option(
+            "--before", help="Only date partitions before this time (ISO 8601, or 1d ago)."
+        ),
+    ] = None,
+    target_mb: Annotated[
+        int, typer.Option("--target-mb", min=1, max=4096, help="Size of the merged files, MB.")
+    ] = 128,
+    vacuum: Annotated[
+        bool, typer.Option("--vacuum", help="Also remove files no table references any more.")
+    ] = False,
+    retention: Annotated[
+        str, typer.Option("--retention", help="With --vacuum: keep files replaced this recently.")
+    ] = "7d",
+    force: Annotated[bool, typer.Option("--force", help="Allow a --retention below 1d.")] = False,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Merge each date partition's small files into few, beside running ingests."""
+
+    def body() -> None:
+        settings = _settings(api_key, require_key=False, require_output=True)
+        check_retention(parse_duration_ms(retention), force=force)
+        before_ms = parse_time(before, now_ms=now_ms(), option="--before") if before else None
+        done = maintenance.compact(
+            settings, log, before_ms=before_ms, target_bytes=target_mb * 2**20
+        )
+        for table in done:
+            c = table.compacted
+            out.print(
+                f"{table.log_name}: {c.files_before} files in {c.partitions} partitions merged "
+                f"into {c.files_after} ({c.rows:,} rows)",
+                markup=False,
+            )
+        if vacuum:
+            out.print(
+                "nothing to vacuum: the Parquet folder deletes replaced files as it publishes"
+            )
+
+    guarded(body)
 
 
 # -- demo and emulator -------------------------------------------------------------------

@@ -89,6 +89,11 @@ class ParquetSink:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
+    @property
+    def options(self) -> FileOptions:
+        """How its files are encoded (codec, level, row groups)."""
+        return self._options
+
     def table_path(self, table: str) -> str:
         return join(self.root, check_table(table))
 

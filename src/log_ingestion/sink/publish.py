@@ -53,7 +53,9 @@ class Publication:
     """One publish of a window's temps into its table, replacing the window's old rows.
 
     `discard` removes the writer's temps; it is called where they are still ours to remove
-    (no journal names them yet), together with the temps of carried rows.
+    (no journal names them yet), together with the temps of carried rows. `replacing`, when
+    given, names the old files exactly (a compaction's), instead of every file overlapping
+    the window.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class Publication:
         token: str,
         options: FileOptions,
         discard: Callable[[], None],
+        replacing: tuple[str, ...] | None = None,
     ) -> None:
         self._storage = storage
         self._table_dir = table_dir
@@ -71,6 +74,7 @@ class Publication:
         self._token = token
         self._options = options
         self._discard_writer = discard
+        self._replacing = replacing
         self._carried: list[str] = []
         self._numbers = itertools.count(CARRIED_NUMBERS)
 
@@ -80,7 +84,9 @@ class Publication:
         for leftover in journal.pending(self._storage, self._table_dir):
             journal.apply(self._storage, self._table_dir, leftover, outcome)
         try:
-            deletes, carried = self._old_files()
+            deletes, carried = (
+                (self._replacing, ()) if self._replacing is not None else self._old_files()
+            )
         except Exception:
             self._discard()
             raise

@@ -1,0 +1,52 @@
+"""Table maintenance as the `compact` command runs it: which tables, and what was done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from log_ingestion.config import Settings
+from log_ingestion.errors import ConfigError
+from log_ingestion.sink.compact import Compacted, compact_table
+from log_ingestion.wiring import build_sink
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class TableDone:
+    log_name: str
+    table: str
+    compacted: Compacted
+    vacuumed: int = 0  # files removed
+
+
+def check_retention(retention_ms: int, *, force: bool) -> None:
+    """A retention shorter than a day may remove files a long query still reads."""
+    if retention_ms < DAY_MS and not force:
+        raise ConfigError(
+            "--retention: less than 1d may delete files that a reader's query running that long "
+            "still needs; give 1d or more, or add --force"
+        )
+
+
+def compact(
+    settings: Settings, log: str | None, *, before_ms: int | None, target_bytes: int
+) -> list[TableDone]:
+    """Compact every table (or the one of `log`, by id or name) of the output."""
+    sink, store = build_sink(settings)
+    checkpoints = [cp for cp in store.list() if cp.table]
+    if log is not None:
+        wanted = log.lower()
+        checkpoints = [
+            cp for cp in checkpoints if wanted in (cp.log_id.lower(), cp.log_name.lower())
+        ]
+        if not checkpoints:
+            raise ConfigError(f"--log: no table for {log!r}; `log-ingestion state` lists them")
+    return [
+        TableDone(
+            cp.log_name,
+            cp.table,
+            compact_table(sink, cp.table, before_ms=before_ms, target_bytes=target_bytes),
+        )
+        for cp in checkpoints
+    ]
