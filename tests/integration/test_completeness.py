@@ -9,7 +9,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from log_ingestion import metrics
-from log_ingestion.emulator import DEFAULT_API_KEY
+from log_ingestion.emulator import DEFAULT_API_KEY, Faults
 from log_ingestion.errors import ApiError
 from log_ingestion.models import EventPage, Window
 from log_ingestion.source import ClientOptions, LogSearchClient, RateLimiter
@@ -96,3 +96,17 @@ def test_an_unexpected_error_fails_only_its_log(harness):
         summary, checkpoint = run_with(client, harness, "app-kv")
     assert summary.logs[0].message == "unexpected RuntimeError: unexpected"
     assert checkpoint.committed == ()
+
+
+def test_estimated_counts_are_not_trusted(make_harness: Any) -> None:
+    """Counts marked inexact skip no window and verify none: every event is read and lands."""
+    harness = make_harness(faults=Faults(inexact_counts=True))
+    with capture_logs() as logs:
+        summary = harness.ingest(rapid7_log_ids=["app-kv"])
+    assert harness.landed("app-kv") == harness.truth("app-kv")
+    assert summary.logs[0].counts.verified == 0
+    assert any(
+        "estimates" in line.get("error", "")
+        for line in logs
+        if line["event"] == "window.count_failed"
+    )

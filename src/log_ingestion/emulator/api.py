@@ -184,7 +184,8 @@ class LogSearchApi:
 
     def _result(self, spec: QuerySpec, style: Rendering) -> Page:
         if spec.query.is_statistical:
-            return Page(statistics_body(self.dataset, spec), 0, None)
+            exact = not self.faults.inexact_counts
+            return Page(statistics_body(self.dataset, spec, exact=exact), 0, None)
         version = self.dataset.version
         page = self.pages.get(
             (spec, style, version), lambda: events_page(self.dataset, spec, style)

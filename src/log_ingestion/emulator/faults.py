@@ -61,6 +61,7 @@ class Faults:
     next_loop_at_page: int = 0
     live_append_per_page: int = 0
     live_append_log: str | None = None
+    inexact_counts: bool = False  # statistics say `all_exact_result: false`
     # limits the real service has but does not publish
     max_timeslice: int = 1000  # most buckets a timeslice(N) may ask for; more is a 400
     # rate limiting, per (api key, family)

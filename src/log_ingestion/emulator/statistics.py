@@ -46,11 +46,12 @@ def count_buckets(dataset: Dataset, spec: QuerySpec) -> list[int]:
     return counts
 
 
-def statistics_body(dataset: Dataset, spec: QuerySpec) -> bytes:
+def statistics_body(dataset: Dataset, spec: QuerySpec, *, exact: bool = True) -> bytes:
     started = time.perf_counter()
     counts = count_buckets(dataset, spec)
     total = sum(counts)
     statistics = statistics_envelope(spec, 200)
+    statistics["all_exact_result"] = exact  # the `inexact_counts` knob says they are not
     statistics.update(
         stats={"global_timeseries": {"count": total}},
         timeseries={"global_timeseries": [{"count": c} for c in counts]},

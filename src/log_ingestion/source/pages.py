@@ -178,6 +178,9 @@ def statistics_buckets(body: Body, buckets: int) -> list[int]:
     statistics = body.get("statistics")
     if not isinstance(statistics, Mapping):
         raise ApiError("a count query finished without `statistics`")
+    if statistics.get("all_exact_result") is False:
+        # an estimate can say 0 where events are: never skip a window, nor verify, by it
+        raise ApiError("the API's counts are estimates (all_exact_result: false)")
     series = (statistics.get("timeseries") or {}).get("global_timeseries")
     if not isinstance(series, list) or len(series) != buckets:
         found = len(series) if isinstance(series, list) else "no"
