@@ -115,16 +115,30 @@ def execute(
     progress: TerminalProgress | None = None,
 ) -> RunSummary:
     """A whole run as the CLI starts it; it ends in one `run.done` (or `run.failed`) line
-    and the run metrics, whatever happens."""
+    and the run metrics, whatever happens. A stop before any log started its windows
+    (while starting, listing the logs) is `run.done` with `outcome=interrupted`, then
+    `StopRequestedError`: nothing ran, so there is no summary to show."""
     process.tune_garbage_collector()
     process.choose_memory_pool(settings.arrow_default_memory_pool)
     began = time.monotonic()
+    stopped_early = False
     with metrics.counting_requests() as requests:
         try:
+            if process.STOP.is_set():
+                raise StopRequestedError("stopped while starting")
             summary = _run(settings, request, follow_mode=follow_mode, progress=progress)
+        except StopRequestedError:
+            summary, stopped_early = RunSummary(interrupted=True), True
         except LogIngestionError as exc:
             _failed(exc, time.monotonic() - began, requests.counts())
             raise
+    _done(summary, requests.counts(), time.monotonic() - began)
+    if stopped_early:
+        raise StopRequestedError("stopped while starting")
+    return summary
+
+
+def _done(summary: RunSummary, requests: Counts, seconds: float) -> None:
     outcome = "failed" if summary.failed else ("interrupted" if summary.interrupted else "ok")
     metrics.run_finished(outcome)
     counts = summary.counts
@@ -136,18 +150,16 @@ def execute(
         failed_logs=len(summary.failed),
         events=counts.rows,
         count_mismatches=counts.mismatches,
-        **counts.with_requests_of(requests.counts()).fields(),
-        seconds=round(time.monotonic() - began, 3),
+        **counts.with_requests_of(requests).fields(),
+        seconds=round(seconds, 3),
     )
-    return summary
 
 
 def _failed(error: LogIngestionError, seconds: float, requests: Counts) -> None:
-    outcome = "interrupted" if isinstance(error, StopRequestedError) else "failed"
-    metrics.run_finished(outcome)
+    metrics.run_finished("failed")
     get_logger().error(
         "run.failed",
-        outcome=outcome,
+        outcome="failed",
         error=str(error),
         error_type=type(error).__name__,
         seconds=round(seconds, 3),

@@ -1,8 +1,9 @@
 """Process set-up: signal handlers first, then the garbage collector and Arrow's allocator.
 
-`install_signal_handlers` runs first thing in `main()`, before the heavy imports, so a
-SIGTERM sent right after a start (systemd and Kubernetes do) is a graceful stop, never
-the default death by signal.
+`install_signal_handlers` runs first thing (`log_ingestion.__main__`, before even the
+command line library is imported), so a SIGTERM sent right after a start (systemd and
+Kubernetes do) is a graceful stop, never the default death by signal. A signal that
+arrives before the log lines are configured is logged once they are.
 """
 
 from __future__ import annotations
@@ -10,14 +11,26 @@ from __future__ import annotations
 import gc
 import os
 import signal
-import sys
 import threading
+from dataclasses import dataclass, field
 from types import FrameType
 
+from log_ingestion import notices
 from log_ingestion.errors import ConfigError
 
 SECOND_SIGNAL_EXIT = 130
 STOP = threading.Event()  # set by the first SIGINT/SIGTERM; every part of a run watches it
+
+
+@dataclass(slots=True)
+class _Signals:
+    """Signals that arrived before the log lines were configured, to be logged once they are."""
+
+    logging_ready: bool = False
+    unlogged: list[str] = field(default_factory=list)
+
+
+_SIGNALS = _Signals()
 
 
 def install_signal_handlers(stop: threading.Event = STOP) -> None:
@@ -28,16 +41,38 @@ def install_signal_handlers(stop: threading.Event = STOP) -> None:
     """
 
     def handle(signum: int, _: FrameType | None) -> None:
+        name = signal.Signals(signum).name
         if stop.is_set():
-            sys.stderr.write("second signal: exiting now\n")
+            notices.say(
+                "shutdown.forced",
+                "second signal: exiting now",
+                level="warning",
+                fd=True,
+                signal=name,
+                exit_code=SECOND_SIGNAL_EXIT,
+            )
             os._exit(SECOND_SIGNAL_EXIT)
         stop.set()
-        from log_ingestion.logging import get_logger
-
-        get_logger().warning("shutdown.requested", signal=signal.Signals(signum).name)
+        if _SIGNALS.logging_ready:
+            _log_stop(name)
+        else:
+            _SIGNALS.unlogged.append(name)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handle)
+
+
+def logging_configured() -> None:
+    """Log lines can be written now: log the stop asked for before, if any."""
+    _SIGNALS.logging_ready = True
+    while _SIGNALS.unlogged:
+        _log_stop(_SIGNALS.unlogged.pop(0))
+
+
+def _log_stop(name: str) -> None:
+    from log_ingestion.logging import get_logger
+
+    get_logger().warning("shutdown.requested", signal=name)
 
 
 def tune_garbage_collector() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 from tests.integration.conftest import SAMPLE_LOGS, Harness, HarnessFactory
+from tests.integration.conftest import error_lines as _problems
 
 from log_ingestion.emulator import Dataset
 from log_ingestion.ingest import run_once
@@ -125,15 +126,11 @@ def test_the_pipeline_keeps_odd_log_names_inside_the_output(harness: Harness, na
     with assemble(settings, threading.Event()) as pieces:
         summary = run_once(pieces, [LogInfo(log_id, name)], harness.request())
 
-    folders = [p.name for p in harness.output.iterdir() if p.name != "_state"]
+    folders = [p.name for p in harness.output.iterdir() if p.is_dir() and p.name != "_state"]
     assert [table_dir_name(name, log_id)] == folders
     assert summary.failed == []
     table = open_dataset(str(harness.output / folders[0])).to_table()
     assert {name} == set(table.column("log_name").to_pylist())
-
-
-def _problems(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.strip() and not line.startswith("{")]
 
 
 def test_output_dir_that_is_a_file_exits_4_with_one_line(harness: Harness) -> None:
@@ -187,3 +184,29 @@ def test_a_missing_api_key_exits_2(harness: Harness) -> None:
             "error: RAPID7_API_KEY: required; set it in the environment, .env, or RAPID7_API_KEY_FILE"
         ],
     )
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_a_key_pasted_into_log_ids_is_redacted_on_the_error_line(
+    make_harness: HarnessFactory, log_format: str
+) -> None:
+    """The key pasted into RAPID7_LOG_IDS: exit 2, and the `error:` line shows `***`."""
+    secret = "sk-pasted-0f3e9a71c2"
+    harness = make_harness(api_keys={secret: None})
+
+    result = harness.run_cli(RAPID7_API_KEY=secret, RAPID7_LOG_IDS=secret, LOG_FORMAT=log_format)
+
+    lines = result.stderr.splitlines()
+    said = (
+        _problems(result.stderr)
+        if log_format == "json"
+        else [line for line in lines if line.startswith("error: ")]
+    )
+    assert (result.returncode, said) == (
+        2,
+        [
+            "error: RAPID7_LOG_IDS: unknown log(s) ***; `log-ingestion logs` lists the logs "
+            "this key can see"
+        ],
+    )
+    assert secret not in result.stderr + result.stdout

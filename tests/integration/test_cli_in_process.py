@@ -7,6 +7,7 @@ and the summary, without interpreter start-up per command.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from tests.integration.conftest import FAST_ENV, Harness
 from typer.testing import CliRunner
 
+from log_ingestion import cli
 from log_ingestion.cli import app
 from log_ingestion.config import Settings
 from log_ingestion.emulator import DEFAULT_API_KEY
@@ -143,3 +145,28 @@ def test_follow_rescan_setting_reads_the_last_windows_again(harness: Harness) ->
     summary = follow_for_a_second(settings, logs, None, now)
     assert summary.logs[0].counts.committed == 1
     assert harness.landed("app-kv") == harness.truth("app-kv")
+
+
+def test_a_bug_is_one_redacted_json_line_with_its_traceback(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unexpected exception that carries the key: exit 1, one JSON object, key cut out."""
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError(f"boom with {DEFAULT_API_KEY} inside")
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("log_ingestion.ingest.execute", broken)
+
+    code = cli.invoke(["run", "--to", "now"])
+
+    [line] = capsys.readouterr().err.splitlines()
+    record = json.loads(line)
+    assert (code, record["event"], record["error"]) == (
+        1,
+        "crash",
+        "unexpected RuntimeError: boom with *** inside",
+    )
+    assert "Traceback" in record["traceback"]
+    assert DEFAULT_API_KEY not in line

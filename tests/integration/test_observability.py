@@ -182,7 +182,7 @@ def test_a_failed_run_logs_run_failed_and_still_writes_the_metrics_file(
     result = run_cli(tmp_path, env, "run", "--metrics-file", str(textfile))
 
     assert result.returncode == 3
-    [failed] = events(result.stderr.split("error:")[0], "run.failed")
+    [failed] = events(result.stderr, "run.failed")  # every line is JSON, the error's too
     assert failed["error_type"] == "AuthError"
     assert failed["outcome"] == "failed"
     prom = textfile.read_text()

@@ -3,6 +3,7 @@ partial file, consistent checkpoint, resumable); a second signal leaves at once 
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -74,8 +75,8 @@ def test_one_signal_stops_cleanly_and_the_next_run_completes(
 def test_a_second_signal_exits_at_once_with_130_and_nothing_is_lost(
     make_emulator: EmulatorFactory, tmp_path: Path
 ) -> None:
-    """While the first stop waits on a stalled answer, a second SIGTERM exits 130 at once;
-    the next run still completes the range exactly once."""
+    """While the first stop waits on a stalled answer, a second SIGTERM exits 130 at once,
+    saying so in a JSON line like every other; the next run completes the range exactly once."""
     data = Dataset(seed=4, events_per_log=600, span_ms=3_600_000)
     emulator = make_emulator(data)
     output = tmp_path / "out"
@@ -97,7 +98,9 @@ def test_a_second_signal_exits_at_once_with_130_and_nothing_is_lost(
     assert alive_after_first
     assert code == 130
     assert seconds < 1.0
-    assert "second signal" in (tmp_path / "run-000.err").read_text()
+    said = [json.loads(line) for line in (tmp_path / "run-000.err").read_text().splitlines()]
+    [forced] = [line for line in said if line["event"] == "shutdown.forced"]
+    assert (forced["message"], forced["exit_code"]) == ("second signal: exiting now", 130)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     expected = truth(data, data.logs, data.start_ms, data.end_ms)
     assert compare(expected, landed(output)) == {"missing": 0, "duplicated": 0, "unexpected": 0}
