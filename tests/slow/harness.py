@@ -215,3 +215,38 @@ def _quiet_json(line: str) -> bool:
     except ValueError:
         return False
     return isinstance(record, dict) and record.get("level") not in ("error", "critical")
+
+
+REFUSED = "another log-ingestion process is writing OUTPUT_DIR"
+
+
+def rival_rounds(
+    cwd: Path, env: dict[str, str], dataset: Dataset, rounds: int
+) -> dict[str, object]:
+    """Two `run --rescan` of the whole dataset started together on one OUTPUT_DIR, each with
+    its own STATE_DIR, `rounds` times; after each round every event must be there once."""
+    span = ("--from", str(dataset.start_ms), "--to", str(dataset.end_ms), "--rescan")
+    expected = truth(dataset, dataset.logs, dataset.start_ms, dataset.end_ms)
+    outcomes: Counter[tuple[int, ...]] = Counter()
+    unclear, wrong_rounds = 0, 0
+    for number in range(rounds):
+        pair = [
+            start_run(cwd, {**env, "STATE_DIR": str(cwd / f"state-{side}")}, *span, name=side)
+            for side in "ab"
+        ]
+        codes = tuple(process.wait(timeout=120) for process in pair)
+        outcomes[codes] += 1
+        for side, code in zip("ab", codes, strict=True):
+            stderr = (cwd / f"{side}-{number:03d}.err").read_text()
+            unclear += code == 4 and REFUSED not in stderr
+        wrong_rounds += compare(expected, landed(cwd / "out")) != {
+            "missing": 0,
+            "duplicated": 0,
+            "unexpected": 0,
+        }
+    return {
+        "outcomes": dict(outcomes),
+        "refusals without the clear line": unclear,
+        "rounds with an event missing or doubled": wrong_rounds,
+        "leftovers": leftovers(cwd / "out"),
+    }
