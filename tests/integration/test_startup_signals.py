@@ -29,9 +29,10 @@ def test_sigterm_in_the_first_two_seconds_exits_0_and_loses_nothing(
 
     signalled = seen.pop("signalled while running")
     assert signalled > 0
-    assert seen == {
+    expected = {
         "exit codes": {0: ROUNDS},
         "lines that are not JSON, or errors": [],
         "resumed run": 0,
         "landed": {"missing": 0, "duplicated": 0, "unexpected": 0},
     }
+    assert expected == seen
