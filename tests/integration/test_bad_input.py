@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -210,3 +211,31 @@ def test_a_key_pasted_into_log_ids_is_redacted_on_the_error_line(
         ],
     )
     assert secret not in result.stderr + result.stdout
+
+
+DAMAGES = {
+    "table-outside-output": {"table": "../../etc"},
+    "parser-state-garbage": {"parser_state": {"version": 1, "format": "csv", "columns": 5}},
+}
+
+
+@pytest.mark.parametrize("command", [("run",), ("state",)])
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_damaged_checkpoint_exits_4_naming_its_file_and_the_fix(
+    harness: Harness, damage: str, command: tuple[str, ...]
+) -> None:
+    """A checkpoint whose table leaves OUTPUT_DIR, or whose parser state is garbage: exit 4,
+    one line with the file and the fix, no traceback, nothing written outside OUTPUT_DIR."""
+    harness.ingest(rapid7_log_ids=[LOG])
+    [path] = (harness.output / "_state").glob("*.json")
+    document = json.loads(path.read_text())
+    path.write_text(json.dumps(document | DAMAGES[damage]))
+    around = sorted(harness.tmp_path.parent.iterdir())
+
+    result = harness.cli(*command, env=harness.env(RAPID7_LOG_IDS=LOG))
+
+    [line] = _problems(result.stderr)
+    assert (result.returncode, "Traceback" in result.stderr) == (4, False)
+    assert line.startswith(f"error: checkpoint {path} is unreadable (")
+    assert "restore it from a backup, or move it away" in line
+    assert around == sorted(harness.tmp_path.parent.iterdir())
