@@ -1,16 +1,17 @@
 """A run as a user asks for it: the logs chosen, each planned from its checkpoint, the
-pipeline run once, or again for every follow cycle until stopped."""
+pipeline run once, or again for every follow cycle until stopped (a follow service rides
+out an API outage with a backoff and ends only on a stop or an error no cycle can fix)."""
 
 from __future__ import annotations
 
 import logging
 import time
 from contextlib import nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from log_ingestion import metrics, process
 from log_ingestion.config import Settings
-from log_ingestion.errors import ConfigError, LogIngestionError, StopRequestedError
+from log_ingestion.errors import ConfigError, LogIngestionError, StopRequestedError, exit_code
 from log_ingestion.logging import get_logger
 from log_ingestion.models import LogInfo
 from log_ingestion.pipeline import LogPlan, RunSummary
@@ -82,14 +83,48 @@ def run_once(pieces: Pieces, logs: list[LogInfo], request: Request) -> RunSummar
     return pieces.pipeline.run(plans)
 
 
+# A follow cycle that failed in a way another cycle may not meet (the API down, a network
+# fault) is tried again after 1 s, 2 s, 4 s, ... at most 5 minutes; these end the service.
+FATAL_EXIT_CODES = frozenset({2, 3, 4})  # configuration, key or rights, storage
+FIRST_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 300.0
+
+
+@dataclass(slots=True)
+class Backoff:
+    """Exponential waits between failed follow cycles, reset by a good one."""
+
+    first_s: float = FIRST_BACKOFF_S
+    max_s: float = MAX_BACKOFF_S
+    failures: int = 0
+
+    def failed(self) -> float:
+        """Count a failure; the seconds to wait before the next attempt."""
+        self.failures += 1
+        return min(self.max_s, self.first_s * 2.0 ** (self.failures - 1))
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+
+def is_fatal(error: BaseException) -> bool:
+    """Whether an error ends a follow service: one no later cycle can fix by itself."""
+    return exit_code(error) in FATAL_EXIT_CODES
+
+
 def follow(pieces: Pieces, logs: list[LogInfo], request: Request) -> RunSummary:
     """Ingest closed windows as they close, until stopped; `request.start_ms` (if given)
-    applies to the first cycle, later ones resume from the checkpoints."""
+    applies until a cycle succeeds, later ones resume from the checkpoints.
+
+    A cycle whose logs failed with errors a later cycle may not meet (the API down for a
+    while) is logged (`follow.cycle_failed`), counted, and tried again after a backoff; a
+    configuration, key or storage error ends the service with the summary that says so.
+    """
     settings, stop = pieces.settings, pieces.stop
     # a table keeps the grid of its first run: follow the widest grid in use, so no cycle
     # wakes before its windows can close
     window_ms = max([settings.window_ms, *(pieces.store.load(log.id).window_ms for log in logs)])
-    summary = RunSummary()
+    summary, backoff = RunSummary(), Backoff()
     while not stop.is_set():
         cycle = follow_cycle(
             now_ms(pieces.clock),
@@ -99,12 +134,55 @@ def follow(pieces: Pieces, logs: list[LogInfo], request: Request) -> RunSummary:
         )
         request = replace(request, end_ms=cycle.end_ms, rescan_from_ms=cycle.rescan_from_ms)
         done = run_once(pieces, logs, request)
+        if any(is_fatal(log.error) for log in done.failed if log.error is not None):
+            return summary + done
+        if done.failed:
+            summary += _without_errors(done)  # reported now; the next cycle retries them
+            stop.wait(_cycle_failed([log.log.name for log in done.failed], done, backoff))
+            continue
+        backoff.succeeded()
+        metrics.follow_cycle_succeeded()
         request = replace(request, start_ms=None)
         summary += done
         wait_s = max(0.0, (cycle.due_ms - now_ms(pieces.clock)) / 1000)
         get_logger().info("follow.sleep", rows=done.counts.rows, next_window_due_in_s=wait_s)
         stop.wait(wait_s)
     return replace(summary, interrupted=True)
+
+
+def _without_errors(done: RunSummary) -> RunSummary:
+    return replace(done, logs=tuple(replace(log, error=None) for log in done.logs))
+
+
+def _cycle_failed(logs: list[str], done: RunSummary | Exception, backoff: Backoff) -> float:
+    """Log and count a failed cycle (or start: listing the logs); the seconds to wait."""
+    wait_s = backoff.failed()
+    if isinstance(done, Exception):
+        errors = [str(done)]
+    else:
+        errors = sorted({log.message or "failed" for log in done.failed})
+    metrics.follow_cycle_failed(backoff.failures)
+    get_logger().error(
+        "follow.cycle_failed",
+        failed_logs=logs,
+        errors=errors,
+        consecutive=backoff.failures,
+        retry_in_s=wait_s,
+    )
+    return wait_s
+
+
+def _follow_logs(pieces: Pieces, wanted: list[str]) -> list[LogInfo]:
+    """The logs to follow; while the API cannot list them, the service waits and retries."""
+    backoff = Backoff()
+    while True:
+        try:
+            return resolve_logs(pieces.client, wanted)
+        except LogIngestionError as exc:
+            if is_fatal(exc) or isinstance(exc, StopRequestedError):
+                raise
+            if pieces.stop.wait(_cycle_failed(["(listing the logs)"], exc, backoff)):
+                raise StopRequestedError("stopped while waiting for the API") from exc
 
 
 def execute(
@@ -171,7 +249,10 @@ def _run(
     settings: Settings, request: Request, *, follow_mode: bool, progress: TerminalProgress | None
 ) -> RunSummary:
     with assemble(settings, process.STOP, progress=progress) as pieces:
-        chosen = resolve_logs(pieces.client, settings.rapid7_log_ids)
+        wanted = settings.rapid7_log_ids
+        chosen = (
+            _follow_logs(pieces, wanted) if follow_mode else resolve_logs(pieces.client, wanted)
+        )
         get_logger().info(
             "run.start",
             logs=len(chosen),

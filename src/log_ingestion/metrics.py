@@ -112,6 +112,17 @@ COMPRESSION_RATIO = Gauge(
 )
 
 
+FOLLOW_FAILED_CYCLES = Counter(
+    "log_ingestion_follow_failed_cycles",
+    "Follow cycles (or start-up log listings) that failed and were retried after a backoff",
+    registry=REGISTRY,
+)
+FOLLOW_CONSECUTIVE_FAILURES = Gauge(
+    "log_ingestion_follow_consecutive_failures",
+    "Follow cycles failed in a row; 0 once a cycle succeeds",
+    registry=REGISTRY,
+)
+
 RUNS = Counter(
     "log_ingestion_runs",
     "Finished runs by outcome (ok, failed, interrupted)",
@@ -197,6 +208,16 @@ def window_done(log: str, counts: Counts, total: Counts, committed_end_ms: int |
         WINDOWS.labels(log).inc()
         end_seconds = committed_end_ms / 1000
         CHECKPOINT_LAG.labels(log).set_function(lambda: max(0.0, time.time() - end_seconds))
+
+
+def follow_cycle_failed(consecutive: int) -> None:
+    """A follow cycle failed; it is the `consecutive`-th in a row."""
+    FOLLOW_FAILED_CYCLES.inc()
+    FOLLOW_CONSECUTIVE_FAILURES.set(consecutive)
+
+
+def follow_cycle_succeeded() -> None:
+    FOLLOW_CONSECUTIVE_FAILURES.set(0)
 
 
 def run_finished(outcome: str, *, now: float | None = None) -> None:
