@@ -8,6 +8,7 @@ import logging
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from log_ingestion import metrics, process
 from log_ingestion.config import Settings
@@ -19,7 +20,7 @@ from log_ingestion.progress import TerminalProgress
 from log_ingestion.schedule import Request, follow_cycle, plan
 from log_ingestion.sink import table_dir_name
 from log_ingestion.source import LogSearchClient
-from log_ingestion.state import CheckpointStore
+from log_ingestion.state import CheckpointStore, LogCheckpoint
 from log_ingestion.stats import Counts
 from log_ingestion.timeparse import now_ms
 from log_ingestion.wiring import Pieces, assemble
@@ -60,7 +61,23 @@ def log_plan(
             checkpoint.started(log.name, table_dir_name(log.name, log.id), window_ms)
         )
     tasks = plan(checkpoint, request, now_ms=now)
+    metrics.log_planned(
+        log.name,
+        window_ms=checkpoint.window_ms,
+        lag_ms=request.lag_ms,
+        committed_end_ms=checkpoint.committed_end_ms,
+        first_ms=tasks.first_ms,
+        last_commit=_saved_at(checkpoint) if checkpoint.committed else None,
+    )
     return LogPlan(log, checkpoint, tasks, len(tasks))
+
+
+def _saved_at(checkpoint: LogCheckpoint) -> float | None:
+    """When a checkpoint was last saved (its last commit, unless rewound since), Unix time."""
+    try:
+        return datetime.fromisoformat(checkpoint.updated_at).timestamp()
+    except ValueError:
+        return None
 
 
 def run_once(pieces: Pieces, logs: list[LogInfo], request: Request) -> RunSummary:
