@@ -347,6 +347,7 @@ def demo(
 
 app.command("emulator")(emulator_command)
 app.add_typer(cli_state.state_app, name="state")
+app.command("verify")(cli_state.verify)
 
 
 # -- the process -------------------------------------------------------------------------

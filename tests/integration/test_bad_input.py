@@ -219,7 +219,7 @@ DAMAGES = {
 }
 
 
-@pytest.mark.parametrize("command", [("run",), ("state",)])
+@pytest.mark.parametrize("command", [("run",), ("state",), ("verify",)])
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
 def test_a_damaged_checkpoint_exits_4_naming_its_file_and_the_fix(
     harness: Harness, damage: str, command: tuple[str, ...]
