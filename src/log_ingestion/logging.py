@@ -5,6 +5,9 @@ Context travels in `structlog.contextvars`: the run's `trace_id` (bound by `star
 the pipeline's `log_id` and window, the client's `request_id`. Threads that work for a
 run are started in a copy of the caller's context, so their lines carry it too.
 
+While progress bars show at a terminal, the per-window `window.done` lines are DEBUG (the
+bars say the same); warnings and the run's own lines still print above the bars.
+
 Secrets never reach a line: values under secret-looking keys are replaced, and every
 secret value handed to `configure_logging` is cut out of whatever text carries it,
 rendered tracebacks included.
@@ -15,7 +18,8 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import structlog
@@ -28,6 +32,7 @@ __all__ = [
     "LOG_FORMATS",
     "REDACTED",
     "RedactValues",
+    "bars_showing",
     "configure_logging",
     "get_logger",
     "new_request_id",
@@ -36,6 +41,36 @@ __all__ = [
     "start_trace",
     "wants_json",
 ]
+
+
+# While progress bars show, these per-window lines are DEBUG: at INFO they would scroll the
+# bars away (a person at a terminal reads the bars; the lines stay for LOG_LEVEL=DEBUG).
+QUIET_WHILE_BARS = frozenset({"window.done"})
+
+
+@dataclass(slots=True)
+class _Screen:
+    bars: bool = False  # progress bars are on the terminal
+    debug: bool = False  # LOG_LEVEL is DEBUG
+
+
+_SCREEN = _Screen()
+
+
+def bars_showing(showing: bool) -> None:
+    """Progress bars came up (True) or went away (False)."""
+    _SCREEN.bars = showing
+
+
+def quiet_while_bars(
+    _: Any, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Per-window lines are DEBUG while bars show: dropped at INFO, labelled debug at DEBUG."""
+    if _SCREEN.bars and method == "info" and event.get("event") in QUIET_WHILE_BARS:
+        if not _SCREEN.debug:
+            raise structlog.DropEvent
+        event["level"] = "debug"
+    return event
 
 
 class _Stderr:
@@ -83,6 +118,7 @@ def configure_logging(
     out: TextIO | _Stderr = stream if stream is not None else _STDERR
     as_json = wants_json(log_format, out)
     threshold = logging.getLevelNamesMapping()[level.upper()]
+    _SCREEN.debug = threshold <= logging.DEBUG
     secrets = tuple(secrets)
     notices.configure(as_json=as_json, secrets=secrets)
     renderer: Any = (
@@ -96,6 +132,7 @@ def configure_logging(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            quiet_while_bars,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact_secrets,
             structlog.processors.format_exc_info,
