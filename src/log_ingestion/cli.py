@@ -341,6 +341,9 @@ def demo(
 
     summary = guarded(body)
     print_summary(out(), summary)
+    note = sample.parse_errors_note(summary)
+    if note is not None:
+        out().print(note, markup=False)
     sample.show_rows(out(), summary, output)
     _exit_if_failed(summary)
 

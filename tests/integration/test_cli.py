@@ -255,13 +255,15 @@ def test_state_reset_of_an_unknown_log_exits_2(harness: Harness) -> None:
 
 
 def test_demo_ingests_and_prints_the_summary(harness: Harness) -> None:
-    """`demo --output tmp` runs its own emulator, ingests the 6 logs and prints rows back."""
+    """`demo --output tmp` runs its own emulator, ingests the 6 logs, says its parse errors
+    are the sample's deliberate ones, and prints rows back."""
     env = {k: v for k, v in harness.env().items() if not k.startswith(("RAPID7", "OUTPUT"))}
 
     result = harness.cli("demo", "--output", "demo", "--events-per-log", "300", env=env)
 
     assert result.returncode == 0, result.stderr
     assert "6 logs, 1,800 events" in result.stdout
+    assert "The 2 parse errors are the sample's deliberately malformed lines" in result.stdout
     assert "Read it with DuckDB" in result.stdout
     assert (harness.tmp_path / "demo").is_dir()
 
