@@ -17,11 +17,13 @@ from datetime import UTC, datetime
 from benchmarks import (
     api_efficiency,
     compression,
+    emulator_rate,
     end_to_end,
     memory,
     offline,
     parsing,
     rate_limit,
+    startup,
 )
 from benchmarks.common import Row, Sizes, machine
 from log_ingestion.logging import configure_logging
@@ -34,6 +36,8 @@ BENCHMARKS: dict[str, Callable[[Sizes], list[Row]]] = {
     "memory": memory.run,
     "compression": compression.run,
     "rate_limit": rate_limit.run,
+    "startup": startup.run,
+    "emulator_rate": emulator_rate.run,
 }
 
 
