@@ -94,9 +94,10 @@ def _prepare_notices() -> None:
 
 
 def guarded(action: Callable[[], T]) -> T:
-    """Run a command body, turning our errors into one readable line and an exit code."""
+    """Run a command body (in a worker thread: the main thread stays free for signals),
+    turning our errors into one readable line and an exit code."""
     try:
-        return action()
+        return process.in_worker(action)
     except LogIngestionError as exc:
         raise _fail(exc) from None
 

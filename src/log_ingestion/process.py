@@ -3,21 +3,26 @@
 `install_signal_handlers` runs first thing (`log_ingestion.__main__`, before even the
 command line library is imported), so a SIGTERM sent right after a start (systemd and
 Kubernetes do) is a graceful stop, never the default death by signal. A signal that
-arrives before the log lines are configured is logged once they are.
+arrives before the log lines are configured is logged once they are. Commands run in a
+worker thread (`in_worker`), so that the main thread is always ready to handle a signal.
 """
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import os
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any, TypeVar
 
 from log_ingestion import notices
 from log_ingestion.errors import ConfigError
 
+T = TypeVar("T")
 SECOND_SIGNAL_EXIT = 130
 STOP = threading.Event()  # set by the first SIGINT/SIGTERM; every part of a run watches it
 
@@ -73,6 +78,39 @@ def _log_stop(name: str) -> None:
     from log_ingestion.logging import get_logger
 
     get_logger().warning("shutdown.requested", signal=name)
+
+
+WAKE_SECONDS = 0.1  # how often the main thread looks for a signal while a command works
+
+
+def in_worker(work: Callable[[], T]) -> T:
+    """`work()` in a thread of its own, in a copy of this context, while this (the main)
+    thread waits for it in short steps; its result, or its exception raised here.
+
+    Python runs signal handlers only in the main thread, between bytecodes. A main thread
+    blocked on a lock (a future's result during a long cycle) is woken only if the kernel
+    hands the signal to that very thread; handed to another, a SIGTERM waited for the whole
+    cycle (minutes, seen in follow mode). Waiting in steps, the handler runs within
+    `WAKE_SECONDS` wherever the signal landed.
+    """
+    outcome: list[tuple[bool, Any]] = []
+    context = contextvars.copy_context()
+
+    def run() -> None:
+        try:
+            outcome.append((True, context.run(work)))
+        except Exception as exc:  # raised again in the main thread, below
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name="command", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(WAKE_SECONDS)
+    done, value = outcome[0]
+    if not done:
+        raise value
+    result: T = value
+    return result
 
 
 def tune_garbage_collector() -> None:

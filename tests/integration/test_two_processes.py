@@ -44,7 +44,9 @@ def test_state_reset_beside_a_running_service_is_refused(
     make_emulator: EmulatorFactory, tmp_path: Path
 ) -> None:
     """`state reset` while `run --follow` holds the state folder: exit 4, the service goes on."""
-    data = Dataset(seed=32, events_per_log=200, span_ms=3_600_000)
+    hour = 3_600_000
+    start = (int(time.time() * 1000) - 2 * hour) // hour * hour  # two closed hours: a short cycle
+    data = Dataset(seed=32, events_per_log=200, start_ms=start, span_ms=2 * hour)
     emulator = make_emulator(data)
     output = tmp_path / "out"
     env = ingest_env(emulator.url, output, window_size="15m", start_time=str(data.start_ms))
