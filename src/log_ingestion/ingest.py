@@ -100,9 +100,10 @@ def run_once(pieces: Pieces, logs: list[LogInfo], request: Request) -> RunSummar
     return pieces.pipeline.run(plans)
 
 
-# A follow cycle that failed in a way another cycle may not meet (the API down, a network
-# fault) is tried again after 1 s, 2 s, 4 s, ... at most 5 minutes; these end the service.
-FATAL_EXIT_CODES = frozenset({2, 3, 4})  # configuration, key or rights, storage
+# Configuration, key or rights, and storage errors end a follow service (their exit codes);
+# a cycle that failed otherwise (the API down, a network fault) is tried again after 1 s,
+# 2 s, 4 s, ... at most 5 minutes.
+FATAL_EXIT_CODES = frozenset({2, 3, 4})
 FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 300.0
 
