@@ -18,11 +18,13 @@ from benchmarks import (
     api_efficiency,
     compression,
     cost,
+    emulator_rate,
     end_to_end,
     memory,
     offline,
     parsing,
     rate_limit,
+    startup,
     workers,
 )
 from benchmarks.common import Row, Sizes, machine
@@ -38,6 +40,8 @@ BENCHMARKS: dict[str, Callable[[Sizes], list[Row]]] = {
     "rate_limit": rate_limit.run,
     "cost": cost.run,
     "workers": workers.run,
+    "startup": startup.run,
+    "emulator_rate": emulator_rate.run,
 }
 
 

@@ -1,132 +1,151 @@
 """The command line: commands only. Settings -> wiring -> run; error types -> exit codes.
 
-Exit codes: 0 success (also after a graceful stop), 1 runtime failure, 2 configuration
-or usage, 3 authentication or permission, 4 storage, 130 stopped by a second signal.
+Exit codes: 0 success (also after a graceful stop), 1 runtime failure (and `verify`
+finding windows that differ), 2 configuration or usage, 3 authentication or permission,
+4 storage, 130 stopped by a second signal.
+
+Only the command line library is imported here at start: each command imports what it
+needs, so `--help` and `--version` answer at once and a stop during start-up is seen
+early. Every line printed on stderr goes through `notices` (redacted, JSON when the log
+lines are JSON).
 """
 
 from __future__ import annotations
 
 import sys
-import threading
-from collections.abc import Callable
+import traceback
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from log_ingestion import __version__, maintenance, metrics, process
-from log_ingestion import demo as sample
-from log_ingestion.config import Settings, load_settings
+from log_ingestion import cli_maintenance, cli_state, notices, process
+from log_ingestion.cli_state import ApiKeyOption
 from log_ingestion.emulator.command import emulator as emulator_command
 from log_ingestion.errors import (
-    AuthError,
+    EXIT_CODES,
     ConfigError,
     LogIngestionError,
-    QueryRejectedError,
     StopRequestedError,
-    StorageError,
+    exit_code,
 )
-from log_ingestion.ingest import execute, resolve_logs
-from log_ingestion.logging import configure_logging, start_trace
-from log_ingestion.maintenance import check_retention
-from log_ingestion.pipeline import RunSummary
-from log_ingestion.progress import TerminalProgress
-from log_ingestion.report import print_state, print_summary
-from log_ingestion.shard import parse_shard, shard_of
-from log_ingestion.state import JsonCheckpointStore
-from log_ingestion.timeparse import format_ms, now_ms, parse_duration_ms, parse_time
-from log_ingestion.wiring import build_client, build_request
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.console import Console
+
+    from log_ingestion.config import Settings
+    from log_ingestion.pipeline import RunSummary
+    from log_ingestion.progress import TerminalProgress
+
+__all__ = ["EXIT_CODES", "app", "exit_code", "main"]
+
+# Plain help (no rich panels): flags show no `<bool>`, and rich is not imported for it.
 app = typer.Typer(
     name="log-ingestion",
     help="Pull log events from the Rapid7 Log Search API into analytics-ready Parquet.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-state_app = typer.Typer(
-    help="Show or rewind what each log has committed.", invoke_without_command=True
-)
-app.add_typer(state_app, name="state")
 
 # Piped output (a script, grep) has no width: rich would assume 80 columns and cut log
 # names, table folders and committed ranges with "…". A terminal keeps its own width.
 PIPED_WIDTH = 240
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 T = TypeVar("T")
-
-# The first match decides; anything else of ours is a runtime failure (1).
-EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
-    (StopRequestedError, 0),
-    (ConfigError, 2),
-    (QueryRejectedError, 2),
-    (AuthError, 3),
-    (StorageError, 4),
-)
 
 KEY_ON_COMMAND_LINE = (
     "--api-key: the API key is never taken on the command line (it would be visible in the "
     "process list and shell history); set RAPID7_API_KEY or RAPID7_API_KEY_FILE instead"
 )
 
-ApiKeyOption = Annotated[
-    str | None, typer.Option("--api-key", hidden=True, help="Refused: use RAPID7_API_KEY.")
-]
 
+@cache
+def out() -> Console:
+    """The console of stdout, made on first use (rich is not imported for `--help`)."""
+    from rich.console import Console
 
-def exit_code(error: Exception) -> int:
-    """The exit code an error means."""
-    return next((code for kind, code in EXIT_CODES if isinstance(error, kind)), 1)
+    return Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 
 
 def _fail(exc: LogIngestionError) -> typer.Exit:
-    lines = str(exc).splitlines() or [type(exc).__name__]
-    for line in lines:
-        typer.echo(f"error: {line}", err=True)
+    if not isinstance(exc, StopRequestedError):  # a stop is no error: exit 0, nothing said
+        _prepare_notices()
+        notices.error(str(exc) or type(exc).__name__)
     return typer.Exit(exit_code(exc))
 
 
-def guarded(action: Callable[[], T]) -> T:
-    """Run a command body, turning our errors into one readable line and an exit code."""
+def _prepare_notices() -> None:
+    """Before the first line on stderr of a command that failed before its settings were
+    read (a usage error, a missing key): the format LOG_FORMAT asks for, and the key to
+    redact, from what of the configuration can be read; `auto` when nothing can."""
+    if notices.configured():
+        return
+    from log_ingestion.config import load_settings
+
     try:
-        return action()
+        settings = load_settings(require_key=False)
+    except LogIngestionError:
+        return
+    key = settings.rapid7_api_key.get_secret_value() if settings.rapid7_api_key else ""
+    notices.configure(as_json=notices.wants_json(settings.log_format, sys.stderr), secrets=[key])
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run a command body (in a worker thread: the main thread stays free for signals),
+    turning our errors into one readable line and an exit code."""
+    try:
+        return process.in_worker(action)
     except LogIngestionError as exc:
         raise _fail(exc) from None
 
 
-def _settings(
-    api_key: str | None, *, require_key: bool = True, require_output: bool = False, **overrides: Any
+def settings_for(
+    api_key: str | None, *, require_output: bool = False, require_key: bool = True
 ) -> Settings:
     if api_key is not None:
         raise ConfigError(KEY_ON_COMMAND_LINE)
-    settings = load_settings(require_key=require_key, require_output=require_output, **overrides)
+    from log_ingestion.config import load_settings
+
+    settings = load_settings(require_output=require_output, require_key=require_key)
     _start_logging(settings)
     return settings
 
 
 def _start_logging(settings: Settings) -> None:
-    """Configure logging once, with the API key as a value no line may carry; start a trace."""
+    """Configure logging once, with the API key as a value no line may carry; start a trace.
+    A stop asked for while starting ends the command here (exit 0)."""
+    from log_ingestion.logging import configure_logging, start_trace
+
     key = settings.rapid7_api_key.get_secret_value() if settings.rapid7_api_key else ""
     configure_logging(settings.log_level, settings.log_format, secrets=[key])
     start_trace()
+    process.logging_configured()
+    if process.STOP.is_set():
+        raise StopRequestedError("stopped while starting")
 
 
 def _version(value: bool) -> None:
     if value:
+        from log_ingestion import __version__
+
         typer.echo(f"log-ingestion {__version__}")
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
     """Configuration comes from the environment and `.env`; see `.env.example`."""
+    if ctx.invoked_subcommand is None:  # no command: the help, as a usage error
+        typer.echo(ctx.get_help())
+        raise typer.Exit(2)
 
 
 # -- run ---------------------------------------------------------------------------
@@ -156,13 +175,13 @@ MetricsPortOption = Annotated[
 MetricsHostOption = Annotated[
     str, typer.Option(help="Address for --metrics-port (0.0.0.0 to let a remote Prometheus in).")
 ]
-ShardOption = Annotated[
-    str | None,
-    typer.Option("--shard", help="K/N: ingest only the logs of shard K of N (default SHARD)."),
-]
 MetricsFileOption = Annotated[
     Path | None,
     typer.Option(help="Write metrics to this textfile when the run ends (also on failure)."),
+]
+ShardOption = Annotated[
+    str | None,
+    typer.Option("--shard", help="K/N: ingest only the logs of shard K of N (default SHARD)."),
 ]
 
 
@@ -182,11 +201,16 @@ def run(
     """Ingest a time range (or resume from the checkpoints) into Parquet."""
 
     def body() -> RunSummary:
+        from log_ingestion import metrics
+        from log_ingestion.ingest import execute
+        from log_ingestion.shard import parse_shard
+        from log_ingestion.wiring import build_request
+
         if follow_mode and to != "now":
             raise ConfigError(
                 "--to: --follow runs until stopped and takes no --to; drop --to, or drop --follow to stop at --to"
             )
-        settings = _settings(api_key, require_output=True)
+        settings = settings_for(api_key, require_output=True)
         if logs is not None:
             settings.rapid7_log_ids = [part.strip() for part in logs.split(",") if part.strip()]
         if shard is not None:
@@ -203,14 +227,20 @@ def run(
         summary = guarded(body)
     finally:
         if metrics_file is not None:
+            from log_ingestion import metrics
+
             guarded(lambda: metrics.write_textfile(metrics_file))
-    print_summary(out, summary)
+    from log_ingestion.report import print_summary
+
+    print_summary(out(), summary)
     _exit_if_failed(summary)
 
 
 def _progress(settings: Settings) -> TerminalProgress | None:
     """Bars for a person at a terminal; none for a service or JSON lines."""
     if sys.stderr.isatty() and settings.log_format != "json":
+        from log_ingestion.progress import TerminalProgress
+
         return TerminalProgress()
     return None
 
@@ -228,7 +258,7 @@ def _exit_if_failed(summary: RunSummary) -> None:
     for log in summary.failed:
         by_message.setdefault(log.message or "failed", []).append(log.log.name)
     for message, names in by_message.items():
-        typer.echo(f"error: {', '.join(names)}: {message}", err=True)
+        notices.error(f"{', '.join(names)}: {message}")
     codes = [exit_code(log.error) for log in summary.failed if log.error is not None]
     raise typer.Exit(max(codes) or 1)
 
@@ -236,28 +266,32 @@ def _exit_if_failed(summary: RunSummary) -> None:
 # -- logs and check --------------------------------------------------------------------
 
 
+ShardsOption = Annotated[
+    int | None,
+    typer.Option(min=1, max=1024, help="Show each log's shard of this many (default: SHARD's N)."),
+]
+
+
 @app.command("logs")
-def list_logs(
-    shards: Annotated[
-        int | None,
-        typer.Option(
-            min=1, max=1024, help="Show each log's shard of this many (default: SHARD's N)."
-        ),
-    ] = None,
-    api_key: ApiKeyOption = None,
-) -> None:
+def list_logs(shards: ShardsOption = None, api_key: ApiKeyOption = None) -> None:
     """List the logs this key can see: id, name, log sets, and shard."""
 
     def body() -> None:
-        settings = _settings(api_key)
+        from rich.markup import escape
+        from rich.table import Table
+
+        from log_ingestion.shard import shard_of
+        from log_ingestion.wiring import build_client
+
+        settings = settings_for(api_key)
         count = shards or (settings.shard_of_logs.count if settings.shard_of_logs else None)
-        with build_client(settings, threading.Event()) as client:
+        with build_client(settings, process.STOP) as client:
             found = client.list_logs()
         table = Table("id", "name", "log sets", *([f"shard of {count}"] if count else []))
         for log in found:
             shard = [str(shard_of(log.id, count))] if count else []
             table.add_row(escape(log.id), escape(log.name), escape(", ".join(log.logsets)), *shard)
-        out.print(table)
+        out().print(table)
 
     guarded(body)
 
@@ -267,15 +301,18 @@ def check(api_key: ApiKeyOption = None) -> None:
     """Validate the configuration, reach the API, and confirm the key and the logs."""
 
     def body() -> None:
-        settings = _settings(api_key, require_output=True)
-        out.print(f"configuration ok; endpoint {settings.endpoint}", markup=False)
-        with build_client(settings, threading.Event()) as client:
+        from log_ingestion.ingest import resolve_logs
+        from log_ingestion.wiring import build_client
+
+        settings = settings_for(api_key, require_output=True)
+        out().print(f"configuration ok; endpoint {settings.endpoint}", markup=False)
+        with build_client(settings, process.STOP) as client:
             chosen = resolve_logs(client, settings.rapid7_log_ids)
-        out.print(f"API reached and key accepted; {len(chosen)} log(s) to ingest:")
+        out().print(f"API reached and key accepted; {len(chosen)} log(s) to ingest:")
         for log in chosen:
-            out.print(f"  {log.id}  {log.name}", markup=False)
+            out().print(f"  {log.id}  {log.name}", markup=False)
         _check_output(settings.output_dir)
-        out.print(f"output folder writable: {settings.output_dir}", markup=False)
+        out().print(f"output folder writable: {settings.output_dir}", markup=False)
 
     guarded(body)
 
@@ -293,105 +330,6 @@ def _check_output(output_dir: str) -> None:
         raise ConfigError(f"OUTPUT_DIR: {output_dir} is not writable ({exc.strerror})") from None
 
 
-# -- state -------------------------------------------------------------------------------
-
-
-@state_app.callback()
-def state_show(ctx: typer.Context, api_key: ApiKeyOption = None) -> None:
-    """Show, per log, what is committed and how far behind now it is."""
-    if ctx.invoked_subcommand is not None:
-        return
-
-    def body() -> None:
-        settings = _settings(api_key, require_output=True)
-        print_state(out, JsonCheckpointStore(settings.resolved_state_dir).list(), now_ms())
-
-    guarded(body)
-
-
-@state_app.command("reset")
-def state_reset(
-    log: Annotated[str, typer.Option("--log", help="Log id or name to rewind.")],
-    from_: Annotated[
-        str | None,
-        typer.Option("--from", help="Forget what was committed from this time on (default: all)."),
-    ] = None,
-    api_key: ApiKeyOption = None,
-) -> None:
-    """Rewind a log so a range is ingested again (its files are replaced, not duplicated)."""
-
-    def body() -> None:
-        settings = _settings(api_key, require_output=True)
-        store = JsonCheckpointStore(settings.resolved_state_dir)
-        with store.exclusive():
-            _reset(store, log, from_)
-
-    guarded(body)
-
-
-def _reset(store: JsonCheckpointStore, log: str, from_: str | None) -> None:
-    from_ms = parse_time(from_, now_ms=now_ms()) if from_ else 0
-    wanted = log.lower()
-    matches = [cp for cp in store.list() if wanted in (cp.log_id.lower(), cp.log_name.lower())]
-    if not matches:
-        raise ConfigError(f"--log: no checkpoint for {log!r}; `log-ingestion state` lists them")
-    for checkpoint in matches:
-        store.save(checkpoint.rewound(from_ms))
-        if from_:
-            said = f"forgot what was committed from {format_ms(from_ms)}; the next run ingests it again, replacing its files"
-        else:
-            said = "forgot every committed window; the next run starts at --from, or at START_TIME when none is given, replacing files it rewrites"
-        out.print(f"{checkpoint.log_name}: {said}", markup=False)
-
-
-# -- maintenance ---------------------------------------------------------------------------
-
-
-@app.command()
-def compact(
-    log: Annotated[str | None, typer.Option("--log", help="Log id or name (default: all).")] = None,
-    before: Annotated[
-        str | None,
-        typer.Option(
-            "--before", help="Only date partitions before this time (ISO 8601, or 1d ago)."
-        ),
-    ] = None,
-    target_mb: Annotated[
-        int, typer.Option("--target-mb", min=1, max=4096, help="Size of the merged files, MB.")
-    ] = 128,
-    vacuum: Annotated[
-        bool, typer.Option("--vacuum", help="Also remove files no table references any more.")
-    ] = False,
-    retention: Annotated[
-        str, typer.Option("--retention", help="With --vacuum: keep files replaced this recently.")
-    ] = "7d",
-    force: Annotated[bool, typer.Option("--force", help="Allow a --retention below 1d.")] = False,
-    api_key: ApiKeyOption = None,
-) -> None:
-    """Merge each date partition's small files into few, beside running ingests."""
-
-    def body() -> None:
-        settings = _settings(api_key, require_key=False, require_output=True)
-        check_retention(parse_duration_ms(retention), force=force)
-        before_ms = parse_time(before, now_ms=now_ms(), option="--before") if before else None
-        done = maintenance.compact(
-            settings, log, before_ms=before_ms, target_bytes=target_mb * 2**20
-        )
-        for table in done:
-            c = table.compacted
-            out.print(
-                f"{table.log_name}: {c.files_before} files in {c.partitions} partitions merged "
-                f"into {c.files_after} ({c.rows:,} rows)",
-                markup=False,
-            )
-        if vacuum:
-            out.print(
-                "nothing to vacuum: the Parquet folder deletes replaced files as it publishes"
-            )
-
-    guarded(body)
-
-
 # -- demo and emulator -------------------------------------------------------------------
 
 
@@ -405,27 +343,66 @@ def demo(
     ] = 20_000,
 ) -> None:
     """Start the bundled emulator, ingest its sample logs, print a summary and rows read back."""
+    from log_ingestion import demo as sample
+    from log_ingestion.report import print_summary
 
     def body() -> RunSummary:
+        from log_ingestion.ingest import execute
+        from log_ingestion.wiring import build_request
+
         dataset = sample.sample_dataset(events_per_log)
         with sample.start_emulator(dataset) as emulator:
             settings = sample.demo_settings(emulator.url, output, log_level="WARNING")
             _start_logging(settings)
-            out.print(f"emulator serving 6 sample logs at {emulator.url}; ingesting into {output}/")
+            out().print(
+                f"emulator serving 6 sample logs at {emulator.url}; ingesting into {output}/"
+            )
             request = build_request(
                 settings, str(dataset.start_ms), str(dataset.end_ms), rescan=True
             )
             return execute(settings, request, progress=_progress(settings))
 
     summary = guarded(body)
-    print_summary(out, summary)
-    sample.show_rows(out, summary, output)
+    print_summary(out(), summary)
+    note = sample.parse_errors_note(summary)
+    if note is not None:
+        out().print(note, markup=False)
+    sample.show_rows(out(), summary, output)
     _exit_if_failed(summary)
 
 
 app.command("emulator")(emulator_command)
+app.add_typer(cli_state.state_app, name="state")
+app.command("verify")(cli_state.verify)
+app.command("compact")(cli_maintenance.compact)
 
 
-def main() -> None:
+# -- the process -------------------------------------------------------------------------
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the command line and exit with its code; signal handlers first."""
     process.install_signal_handlers()
-    app()
+    if process.STOP.is_set():
+        sys.exit(0)
+    sys.exit(invoke(sys.argv[1:] if args is None else args))
+
+
+def invoke(args: list[str]) -> int:
+    """The exit code of one command; usage errors and bugs become `notices` lines too."""
+    try:
+        code: Any = app(args=args, standalone_mode=False)
+    except typer.TyperException as exc:  # usage: unknown option, bad value, missing one
+        context = getattr(exc, "ctx", None)
+        hint = f" (see `{context.command_path} --help`)" if context is not None else ""
+        _prepare_notices()
+        notices.error(f"{exc.format_message()}{hint}")
+        return exc.exit_code
+    except typer.Abort:
+        notices.error("aborted")
+        return 1
+    except Exception as exc:  # a bug: its traceback, redacted like every other line
+        _prepare_notices()
+        notices.crash(exc, "".join(traceback.format_exception(exc)))
+        return 1
+    return code if isinstance(code, int) else 0

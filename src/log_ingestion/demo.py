@@ -41,6 +41,28 @@ def start_emulator(dataset: Dataset) -> Emulator:
     return Emulator(dataset).start()
 
 
+# The sample firewall log holds two malformed CSV lines on purpose (an unbalanced quote, a
+# row with too many fields), to show that such lines land raw with a `_parse_error`.
+DELIBERATE_PARSE_ERRORS = {"firewall-traffic": 2}
+
+
+def parse_errors_note(summary: RunSummary) -> str | None:
+    """Why the demo's summary shows parse errors: they are the sample's deliberate ones."""
+    found = {
+        log.log.name: log.counts.parse_errors for log in summary.logs if log.counts.parse_errors
+    }
+    if not found:
+        return None
+    if found == DELIBERATE_PARSE_ERRORS:
+        return (
+            "The 2 parse errors are the sample's deliberately malformed lines in firewall-traffic "
+            "(an unbalanced quote, a row with too many fields): they land with their raw "
+            "message and `_parse_error` set, as any line that does not parse would."
+        )
+    total = sum(found.values())
+    return f"{total:,} parse errors: rows kept with their raw message and `_parse_error` set."
+
+
 def show_rows(console: Console, summary: RunSummary, output: Path) -> None:
     """A few rows of the first CSV table, read back from the Parquet files."""
     chosen = next((log for log in summary.logs if log.table.startswith("firewall")), None)

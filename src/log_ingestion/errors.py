@@ -10,7 +10,10 @@ into these types and caught by type:
 - `ConfigError`: the run fails before it starts.
 - `StopRequestedError`: the run was asked to stop; what was committed stays.
 
-The CLI maps types to exit codes. Messages never contain secrets.
+`exit_code` maps types to the exit codes of the CLI (and of a follow service, which ends
+only on the errors that another cycle cannot fix).
+
+Messages never contain secrets.
 """
 
 
@@ -76,3 +79,19 @@ class UnknownLogError(ApiRefusedError):
 
 class QueryRejectedError(ApiRefusedError):
     """400 and other 4xx: the API refused the query or its range; usually RAPID7_QUERY."""
+
+
+# What each error means to the process that meets it, first match first; anything else of
+# ours, or a bug, is a runtime failure (1).
+EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
+    (StopRequestedError, 0),
+    (ConfigError, 2),
+    (QueryRejectedError, 2),
+    (AuthError, 3),
+    (StorageError, 4),
+)
+
+
+def exit_code(error: BaseException) -> int:
+    """The exit code an error means: 0 stopped, 2 configuration, 3 key, 4 storage, else 1."""
+    return next((code for kind, code in EXIT_CODES if isinstance(error, kind)), 1)

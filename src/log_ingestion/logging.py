@@ -5,6 +5,9 @@ Context travels in `structlog.contextvars`: the run's `trace_id` (bound by `star
 the pipeline's `log_id` and window, the client's `request_id`. Threads that work for a
 run are started in a copy of the caller's context, so their lines carry it too.
 
+While progress bars show at a terminal, the per-window `window.done` lines are DEBUG (the
+bars say the same); warnings and the run's own lines still print above the bars.
+
 Secrets never reach a line: values under secret-looking keys are replaced, and every
 secret value handed to `configure_logging` is cut out of whatever text carries it,
 rendered tracebacks included.
@@ -16,47 +19,58 @@ import logging
 import sys
 import uuid
 from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import structlog
 
-REDACTED = "***"
-LOG_FORMATS = ("auto", "json", "console")
-_SECRET_KEYS = frozenset({"api_key", "x-api-key", "rapid7_api_key", "authorization", "password"})
+from log_ingestion import notices
+from log_ingestion.notices import LOG_FORMATS, wants_json
+from log_ingestion.redact import REDACTED, RedactValues, redact_secrets
+
+__all__ = [
+    "LOG_FORMATS",
+    "REDACTED",
+    "RedactValues",
+    "bars_showing",
+    "configure_logging",
+    "get_logger",
+    "new_request_id",
+    "new_trace_id",
+    "redact_secrets",
+    "start_trace",
+    "wants_json",
+]
 
 
-def redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Replace the value of any secret-looking key, wherever a caller put it."""
-    for key in event.keys() & _SECRET_KEYS:
-        event[key] = REDACTED
+# While progress bars show, these per-window lines are DEBUG: at INFO they would scroll the
+# bars away (a person at a terminal reads the bars; the lines stay for LOG_LEVEL=DEBUG).
+QUIET_WHILE_BARS = frozenset({"window.done"})
+
+
+@dataclass(slots=True)
+class _Screen:
+    bars: bool = False  # progress bars are on the terminal
+    debug: bool = False  # LOG_LEVEL is DEBUG
+
+
+_SCREEN = _Screen()
+
+
+def bars_showing(showing: bool) -> None:
+    """Progress bars came up (True) or went away (False)."""
+    _SCREEN.bars = showing
+
+
+def quiet_while_bars(
+    _: Any, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Per-window lines are DEBUG while bars show: dropped at INFO, labelled debug at DEBUG."""
+    if _SCREEN.bars and method == "info" and event.get("event") in QUIET_WHILE_BARS:
+        if not _SCREEN.debug:
+            raise structlog.DropEvent
+        event["level"] = "debug"
     return event
-
-
-class RedactValues:
-    """Cut known secret values out of every string value, however they got there."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        self._secrets = tuple(secret for secret in secrets if secret)
-
-    def __call__(
-        self, _: Any, __: str, event: MutableMapping[str, Any]
-    ) -> MutableMapping[str, Any]:
-        if self._secrets:
-            for key, value in event.items():
-                event[key] = self._scrub(value)
-        return event
-
-    def _scrub(self, value: Any) -> Any:
-        if isinstance(value, str):
-            for secret in self._secrets:
-                if secret in value:
-                    value = value.replace(secret, REDACTED)
-            return value
-        if isinstance(value, list | tuple):
-            return type(value)(self._scrub(item) for item in value)
-        if isinstance(value, dict):
-            return {key: self._scrub(item) for key, item in value.items()}
-        return value
 
 
 class _Stderr:
@@ -89,16 +103,8 @@ def start_trace() -> str:
     trace_id = new_trace_id()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(trace_id=trace_id)
+    notices.bind(trace_id=trace_id)
     return trace_id
-
-
-def wants_json(log_format: str, stream: TextIO | _Stderr) -> bool:
-    """`auto` is JSON unless the stream is a terminal."""
-    if log_format not in LOG_FORMATS:
-        raise ValueError(f"log format {log_format!r}: choose one of {', '.join(LOG_FORMATS)}")
-    if log_format == "auto":
-        return not stream.isatty()
-    return log_format == "json"
 
 
 def configure_logging(
@@ -111,6 +117,10 @@ def configure_logging(
     """Set up structlog for the whole process. Returns True when lines are JSON."""
     out: TextIO | _Stderr = stream if stream is not None else _STDERR
     as_json = wants_json(log_format, out)
+    threshold = logging.getLevelNamesMapping()[level.upper()]
+    _SCREEN.debug = threshold <= logging.DEBUG
+    secrets = tuple(secrets)
+    notices.configure(as_json=as_json, secrets=secrets)
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if as_json
@@ -122,15 +132,14 @@ def configure_logging(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            quiet_while_bars,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact_secrets,
             structlog.processors.format_exc_info,
             RedactValues(secrets),
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
-        ),
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         logger_factory=structlog.PrintLoggerFactory(file=out),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

@@ -104,6 +104,20 @@ CHECKPOINT_LAG = Gauge(
     ["log"],
     registry=REGISTRY,
 )
+LAST_COMMIT = Gauge(
+    "log_ingestion_last_commit_timestamp_seconds",
+    "Unix time of the log's last committed window (from its checkpoint when the run started, "
+    "then of each commit by this process)",
+    ["log"],
+    registry=REGISTRY,
+)
+WINDOWS_BEHIND = Gauge(
+    "log_ingestion_windows_behind",
+    "Closed windows after the log's newest committed one (or its first planned one) up to "
+    "the newest closed window now; computed at scrape time",
+    ["log"],
+    registry=REGISTRY,
+)
 COMPRESSION_RATIO = Gauge(
     "log_ingestion_compression_ratio",
     "Parquet bytes divided by raw message bytes, for the run so far",
@@ -111,6 +125,17 @@ COMPRESSION_RATIO = Gauge(
     registry=REGISTRY,
 )
 
+
+FOLLOW_FAILED_CYCLES = Counter(
+    "log_ingestion_follow_failed_cycles",
+    "Follow cycles (or start-up log listings) that failed and were retried after a backoff",
+    registry=REGISTRY,
+)
+FOLLOW_CONSECUTIVE_FAILURES = Gauge(
+    "log_ingestion_follow_consecutive_failures",
+    "Follow cycles failed in a row; 0 once a cycle succeeds",
+    registry=REGISTRY,
+)
 
 RUNS = Counter(
     "log_ingestion_runs",
@@ -178,12 +203,69 @@ def record_request(record: RequestRecord) -> None:
         tally.add(record)
 
 
+def windows_behind(now_ms: int, position_ms: int, window_ms: int, lag_ms: int) -> int:
+    """Closed grid windows between `position_ms` (the end of the newest committed window, or
+    the start of the first planned one) and the newest window closed at `now_ms`."""
+    newest_closed_end = (now_ms - lag_ms) // window_ms * window_ms
+    return max(0, (newest_closed_end - position_ms // window_ms * window_ms) // window_ms)
+
+
+@dataclass(slots=True)
+class _Position:
+    """Where a log stands, for the gauges computed at scrape time."""
+
+    window_ms: int
+    lag_ms: int
+    position_ms: int  # the end of its newest committed window, or where it starts
+
+    def behind(self) -> float:
+        return windows_behind(
+            int(time.time() * 1000), self.position_ms, self.window_ms, self.lag_ms
+        )
+
+
+_POSITIONS: dict[str, _Position] = {}
+_POSITIONS_LOCK = threading.Lock()
+
+
+def log_planned(
+    log: str,
+    *,
+    window_ms: int,
+    lag_ms: int,
+    committed_end_ms: int,
+    first_ms: int,
+    last_commit: float | None,
+) -> None:
+    """A run planned `log`: its position, from its checkpoint, before any window is done.
+
+    The gauges of a log appear with its plan, also right after a restart: `windows_behind`
+    and the lag from the newest committed window, `last_commit` from its checkpoint.
+    """
+    if window_ms <= 0:
+        return
+    with _POSITIONS_LOCK:
+        position = _POSITIONS.setdefault(log, _Position(window_ms, lag_ms, 0))
+        position.window_ms, position.lag_ms = window_ms, lag_ms
+        position.position_ms = max(position.position_ms, committed_end_ms or first_ms)
+    WINDOWS_BEHIND.labels(log).set_function(position.behind)
+    if committed_end_ms:
+        _lag_from(log, committed_end_ms)
+    if last_commit is not None:
+        LAST_COMMIT.labels(log).set(last_commit)
+
+
+def _lag_from(log: str, committed_end_ms: int) -> None:
+    end_seconds = committed_end_ms / 1000
+    CHECKPOINT_LAG.labels(log).set_function(lambda: max(0.0, time.time() - end_seconds))
+
+
 def window_done(log: str, counts: Counts, total: Counts, committed_end_ms: int | None) -> None:
     """A window of `log` was published; `total` is the log's so far, `committed_end_ms` the
     end of the window when it was committed.
 
-    The checkpoint lag is computed when it is read, so it keeps growing while nothing
-    commits: a stalled follow service shows up without any new event.
+    The checkpoint lag and the windows behind are computed when they are read, so they keep
+    growing while nothing commits: a stalled follow service shows up without any new event.
     """
     EVENTS.labels(log).inc(counts.rows)
     PARSE_ERRORS.labels(log).inc(counts.parse_errors)
@@ -193,10 +275,26 @@ def window_done(log: str, counts: Counts, total: Counts, committed_end_ms: int |
     COUNT_MISMATCHES.labels(log).inc(counts.mismatches)
     if total.message_bytes:
         COMPRESSION_RATIO.labels(log).set(total.bytes / total.message_bytes)
-    if committed_end_ms is not None:
-        WINDOWS.labels(log).inc()
-        end_seconds = committed_end_ms / 1000
-        CHECKPOINT_LAG.labels(log).set_function(lambda: max(0.0, time.time() - end_seconds))
+    if committed_end_ms is None:
+        return
+    WINDOWS.labels(log).inc()
+    LAST_COMMIT.labels(log).set(time.time())
+    with _POSITIONS_LOCK:
+        position = _POSITIONS.get(log)
+        newest = max(committed_end_ms, position.position_ms if position else 0)
+        if position is not None:
+            position.position_ms = newest
+    _lag_from(log, newest)
+
+
+def follow_cycle_failed(consecutive: int) -> None:
+    """A follow cycle failed; it is the `consecutive`-th in a row."""
+    FOLLOW_FAILED_CYCLES.inc()
+    FOLLOW_CONSECUTIVE_FAILURES.set(consecutive)
+
+
+def follow_cycle_succeeded() -> None:
+    FOLLOW_CONSECUTIVE_FAILURES.set(0)
 
 
 def run_finished(outcome: str, *, now: float | None = None) -> None:

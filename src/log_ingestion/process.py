@@ -1,23 +1,41 @@
 """Process set-up: signal handlers first, then the garbage collector and Arrow's allocator.
 
-`install_signal_handlers` runs first thing in `main()`, before the heavy imports, so a
-SIGTERM sent right after a start (systemd and Kubernetes do) is a graceful stop, never
-the default death by signal.
+`install_signal_handlers` runs first thing (`log_ingestion.__main__`, before even the
+command line library is imported), so a SIGTERM sent right after a start (systemd and
+Kubernetes do) is a graceful stop, never the default death by signal. A signal that
+arrives before the log lines are configured is logged once they are. Commands run in a
+worker thread (`in_worker`), so that the main thread is always ready to handle a signal.
 """
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import os
 import signal
-import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any, TypeVar
 
+from log_ingestion import notices
 from log_ingestion.errors import ConfigError
 
+T = TypeVar("T")
 SECOND_SIGNAL_EXIT = 130
 STOP = threading.Event()  # set by the first SIGINT/SIGTERM; every part of a run watches it
+
+
+@dataclass(slots=True)
+class _Signals:
+    """Signals that arrived before the log lines were configured, to be logged once they are."""
+
+    logging_ready: bool = False
+    unlogged: list[str] = field(default_factory=list)
+
+
+_SIGNALS = _Signals()
 
 
 def install_signal_handlers(stop: threading.Event = STOP) -> None:
@@ -28,16 +46,71 @@ def install_signal_handlers(stop: threading.Event = STOP) -> None:
     """
 
     def handle(signum: int, _: FrameType | None) -> None:
+        name = signal.Signals(signum).name
         if stop.is_set():
-            sys.stderr.write("second signal: exiting now\n")
+            notices.say(
+                "shutdown.forced",
+                "second signal: exiting now",
+                level="warning",
+                fd=True,
+                signal=name,
+                exit_code=SECOND_SIGNAL_EXIT,
+            )
             os._exit(SECOND_SIGNAL_EXIT)
         stop.set()
-        from log_ingestion.logging import get_logger
-
-        get_logger().warning("shutdown.requested", signal=signal.Signals(signum).name)
+        if _SIGNALS.logging_ready:
+            _log_stop(name)
+        else:
+            _SIGNALS.unlogged.append(name)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handle)
+
+
+def logging_configured() -> None:
+    """Log lines can be written now: log the stop asked for before, if any."""
+    _SIGNALS.logging_ready = True
+    while _SIGNALS.unlogged:
+        _log_stop(_SIGNALS.unlogged.pop(0))
+
+
+def _log_stop(name: str) -> None:
+    from log_ingestion.logging import get_logger
+
+    get_logger().warning("shutdown.requested", signal=name)
+
+
+WAKE_SECONDS = 0.1  # how often the main thread looks for a signal while a command works
+
+
+def in_worker(work: Callable[[], T]) -> T:
+    """`work()` in a thread of its own, in a copy of this context, while this (the main)
+    thread waits for it in short steps; its result, or its exception raised here.
+
+    Python runs signal handlers only in the main thread, between bytecodes. A main thread
+    blocked on a lock (a future's result during a long cycle) is woken only if the kernel
+    hands the signal to that very thread; handed to another, a SIGTERM waited for the whole
+    cycle (minutes, seen in follow mode). Waiting in steps, the handler runs within
+    `WAKE_SECONDS` wherever the signal landed.
+    """
+    outcome: list[tuple[bool, Any]] = []
+    context = contextvars.copy_context()
+
+    def run() -> None:
+        try:
+            outcome.append((True, context.run(work)))
+        except Exception as exc:  # raised again in the main thread, below
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name="command", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(WAKE_SECONDS)
+    done, value = outcome[0]
+    if not done:
+        raise value
+    result: T = value
+    return result
 
 
 def tune_garbage_collector() -> None:

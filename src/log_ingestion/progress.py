@@ -1,4 +1,7 @@
-"""Progress for a person at a terminal: per log, windows done of total, events, rate, ETA."""
+"""Progress for a person at a terminal: per log, windows done of total, events, rate, ETA.
+
+While the bars show, the per-window log lines are DEBUG (`logging.bars_showing`): at INFO
+they would push the bars off the screen with the same figures."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from log_ingestion.logging import bars_showing
 from log_ingestion.models import LogInfo
 from log_ingestion.stats import Counts
 
@@ -41,9 +45,11 @@ class TerminalProgress:
 
     def __enter__(self) -> TerminalProgress:
         self._bars.start()
+        bars_showing(True)
         return self
 
     def __exit__(self, *_: object) -> None:
+        bars_showing(False)
         self._bars.stop()
 
     def log_started(self, log: LogInfo, windows: int) -> None:

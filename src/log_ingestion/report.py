@@ -1,10 +1,12 @@
-"""What the commands print on stdout: the run summary and the state table.
+"""What the commands print on stdout: the run summary, the state table, `verify`'s verdicts.
 
 Every name and value that came from the API or a file is escaped before it reaches
 rich, so a log called `fw [dc1]` prints as itself.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -13,6 +15,9 @@ from rich.table import Table
 from log_ingestion.pipeline import RunSummary
 from log_ingestion.state import LogCheckpoint
 from log_ingestion.timeparse import format_ms
+
+if TYPE_CHECKING:
+    from log_ingestion.audit import Verdict
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -85,3 +90,36 @@ def lag_text(ms: int) -> str:
     if hours:
         return f"{hours}h {minutes}m"
     return f"{minutes}m"
+
+
+def print_verdicts(out: Console, verdicts: list[Verdict]) -> None:
+    """The committed windows that differ from what was expected, then one line for all."""
+    differing = [verdict for verdict in verdicts if not verdict.ok]
+    if differing:
+        table = Table("log", "window", "files", "rows", "distinct", "recorded", "API", "problem")
+        for verdict in differing:
+            landed = verdict.landed
+            table.add_row(
+                escape(verdict.log.name),
+                f"{format_ms(landed.window.start_ms)}..{format_ms(landed.window.end_ms)}",
+                str(len(landed.files)),
+                f"{landed.rows:,}",
+                f"{landed.keys:,}",
+                _maybe(verdict.recorded),
+                _maybe(verdict.api_count),
+                escape("; ".join(verdict.problems)),
+            )
+        out.print(table)
+    logs = len({verdict.log.id for verdict in verdicts})
+    recorded = sum(verdict.recorded is not None for verdict in verdicts)
+    counted = sum(verdict.api_count is not None for verdict in verdicts)
+    against = f"{recorded} against the checkpoint's record, {counted} against the API's count"
+    if differing:
+        said = f"{len(differing)} of {len(verdicts)} committed windows of {logs} logs differ"
+    else:
+        said = f"all {len(verdicts)} committed windows of {logs} logs match the table"
+    out.print(f"{said} ({against})", markup=False)
+
+
+def _maybe(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"

@@ -107,15 +107,17 @@ def assemble(
     progress: Progress | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Iterator[Pieces]:
-    """Every piece of a run, holding the output for this process until the block ends."""
+    """Every piece of a run, holding the output folder and the state folder for this process
+    until the block ends (a second process on either is refused, exit 4)."""
     client = build_client(settings, stop)
     sink, store = build_sink(settings)
     pipeline = Pipeline(
         client, sink, pipeline_options(settings), stop=stop, observer=Observer(progress)
     )
     try:
-        sink.ensure_root()  # names an OUTPUT_DIR that is a file before the state lock trips on it
-        with store.exclusive():
+        # the output first: it names an OUTPUT_DIR that is a file before the state lock
+        # trips on it, and it refuses a second writer whatever its STATE_DIR
+        with sink.exclusive(), store.exclusive():
             yield Pieces(settings, client, sink, store, pipeline, stop, clock)
     finally:
         client.close()

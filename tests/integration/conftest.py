@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 import pytest
 from pydantic import SecretStr
@@ -266,6 +267,14 @@ class Harness:
 
 
 HarnessFactory = Callable[..., Harness]
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The CLI's `error:` lines as a person reads them, from stderr in JSON mode, where they
+    are objects `{"event": "error", "error": ...}` like every log line (a line that is not
+    JSON fails the parse)."""
+    records = [orjson.loads(line) for line in stderr.splitlines() if line.strip()]
+    return [f"error: {record['error']}" for record in records if record["event"] == "error"]
 
 
 @pytest.fixture

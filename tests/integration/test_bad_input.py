@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 from tests.integration.conftest import SAMPLE_LOGS, Harness, HarnessFactory
+from tests.integration.conftest import error_lines as _problems
 
 from log_ingestion.emulator import DEFAULT_API_KEY, Dataset
 from log_ingestion.ingest import run_once
@@ -128,15 +130,11 @@ def test_the_pipeline_keeps_odd_log_names_inside_the_output(harness: Harness, na
     with assemble(settings, threading.Event()) as pieces:
         summary = run_once(pieces, [LogInfo(log_id, name)], harness.request())
 
-    folders = [p.name for p in harness.output.iterdir() if p.name != "_state"]
+    folders = [p.name for p in harness.output.iterdir() if p.is_dir() and p.name != "_state"]
     assert [table_dir_name(name, log_id)] == folders
     assert summary.failed == []
     table = open_dataset(str(harness.output / folders[0])).to_table()
     assert {name} == set(table.column("log_name").to_pylist())
-
-
-def _problems(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.strip() and not line.startswith("{")]
 
 
 def test_output_dir_that_is_a_file_exits_4_with_one_line(harness: Harness) -> None:
@@ -442,3 +440,57 @@ def test_a_tilde_output_is_under_home(harness: Harness) -> None:
         any((home / "x" / "_state").glob("*.json")),
         (harness.tmp_path / "~").exists(),
     )
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_a_key_pasted_into_log_ids_is_redacted_on_the_error_line(
+    make_harness: HarnessFactory, log_format: str
+) -> None:
+    """The key pasted into RAPID7_LOG_IDS: exit 2, and the `error:` line shows `***`."""
+    secret = "sk-pasted-0f3e9a71c2"
+    harness = make_harness(api_keys={secret: None})
+
+    result = harness.run_cli(RAPID7_API_KEY=secret, RAPID7_LOG_IDS=secret, LOG_FORMAT=log_format)
+
+    lines = result.stderr.splitlines()
+    said = (
+        _problems(result.stderr)
+        if log_format == "json"
+        else [line for line in lines if line.startswith("error: ")]
+    )
+    assert (result.returncode, said) == (
+        2,
+        [
+            "error: RAPID7_LOG_IDS: unknown log(s) ***; `log-ingestion logs` lists the logs "
+            "this key can see"
+        ],
+    )
+    assert secret not in result.stderr + result.stdout
+
+
+DAMAGES = {
+    "table-outside-output": {"table": "../../etc"},
+    "parser-state-garbage": {"parser_state": {"version": 1, "format": "csv", "columns": 5}},
+}
+
+
+@pytest.mark.parametrize("command", [("run",), ("state",), ("verify",)])
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_damaged_checkpoint_exits_4_naming_its_file_and_the_fix(
+    harness: Harness, damage: str, command: tuple[str, ...]
+) -> None:
+    """A checkpoint whose table leaves OUTPUT_DIR, or whose parser state is garbage: exit 4,
+    one line with the file and the fix, no traceback, nothing written outside OUTPUT_DIR."""
+    harness.ingest(rapid7_log_ids=[LOG])
+    [path] = (harness.output / "_state").glob("*.json")
+    document = json.loads(path.read_text())
+    path.write_text(json.dumps(document | DAMAGES[damage]))
+    around = sorted(harness.tmp_path.parent.iterdir())
+
+    result = harness.cli(*command, env=harness.env(RAPID7_LOG_IDS=LOG))
+
+    [line] = _problems(result.stderr)
+    assert (result.returncode, "Traceback" in result.stderr) == (4, False)
+    assert line.startswith(f"error: checkpoint {path} is unreadable (")
+    assert "restore it from a backup, or move it away" in line
+    assert around == sorted(harness.tmp_path.parent.iterdir())

@@ -11,16 +11,12 @@ from collections.abc import Iterator
 
 import orjson
 from tests.integration.conftest import SAMPLE_LOGS, Harness, HarnessFactory
+from tests.integration.conftest import error_lines as problems
 
 from log_ingestion.emulator import DEFAULT_API_KEY, Faults
 from log_ingestion.state import JsonCheckpointStore
 
 COMMANDS = [(), ("run",), ("logs",), ("check",), ("state",), ("state", "reset"), ("demo",)]
-
-
-def problems(stderr: str) -> list[str]:
-    """The human lines of stderr: everything that is not a JSON log line."""
-    return [line for line in stderr.splitlines() if line.strip() and not line.startswith("{")]
 
 
 class RevokedAfterListing:
@@ -61,6 +57,40 @@ def test_help_works_for_every_command(harness: Harness) -> None:
         for process, (out, err) in zip(started, results, strict=True)
     ]
     assert expected == actual
+
+
+def test_help_shows_no_type_beside_flags(harness: Harness) -> None:
+    """`run --help` names the flags bare (`--follow`), and values by type (`--to <str>`)."""
+    result = harness.cli("run", "--help")
+
+    assert (result.returncode, "<bool>" in result.stdout) == (0, False)
+    assert "--to <str>" in result.stdout
+
+
+def test_a_usage_error_in_json_mode_is_one_json_line(harness: Harness) -> None:
+    """A mistyped option exits 2 with one JSON `error` object naming it and the help."""
+    result = harness.cli("run", "--frm", "24h")
+
+    assert (result.returncode, problems(result.stderr)) == (
+        2,
+        [
+            "error: No such option: --frm (Possible options: --from) "
+            "(see `python -m log_ingestion run --help`)"
+        ],
+    )
+
+
+def test_a_usage_error_at_a_console_is_an_error_line(harness: Harness) -> None:
+    """With LOG_FORMAT=console the same mistake is one plain `error:` line."""
+    result = harness.cli("run", "--frm", "24h", env=harness.env(LOG_FORMAT="console"))
+
+    assert (result.returncode, result.stderr.splitlines()) == (
+        2,
+        [
+            "error: No such option: --frm (Possible options: --from) "
+            "(see `python -m log_ingestion run --help`)"
+        ],
+    )
 
 
 def test_logs_lists_the_six_sample_logs(harness: Harness) -> None:
@@ -225,13 +255,15 @@ def test_state_reset_of_an_unknown_log_exits_2(harness: Harness) -> None:
 
 
 def test_demo_ingests_and_prints_the_summary(harness: Harness) -> None:
-    """`demo --output tmp` runs its own emulator, ingests the 6 logs and prints rows back."""
+    """`demo --output tmp` runs its own emulator, ingests the 6 logs, says its parse errors
+    are the sample's deliberate ones, and prints rows back."""
     env = {k: v for k, v in harness.env().items() if not k.startswith(("RAPID7", "OUTPUT"))}
 
     result = harness.cli("demo", "--output", "demo", "--events-per-log", "300", env=env)
 
     assert result.returncode == 0, result.stderr
     assert "6 logs, 1,800 events" in result.stdout
+    assert "The 2 parse errors are the sample's deliberately malformed lines" in result.stdout
     assert "Read it with DuckDB" in result.stdout
     assert (harness.tmp_path / "demo").is_dir()
 

@@ -7,14 +7,17 @@ and the summary, without interpreter start-up per command.
 
 from __future__ import annotations
 
+import json
+import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from tests.integration.conftest import FAST_ENV, Harness
+from tests.integration.conftest import FAST_ENV, Harness, HarnessFactory, small
 from typer.testing import CliRunner
 
+from log_ingestion import cli, metrics
 from log_ingestion.cli import app
 from log_ingestion.config import Settings
 from log_ingestion.emulator import DEFAULT_API_KEY
@@ -31,6 +34,10 @@ QUARTER = 900_000
 @pytest.fixture
 def env(harness: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     """The variables a user would export, and a working folder with no stray .env."""
+    return user_env(harness, monkeypatch, tmp_path)
+
+
+def user_env(harness: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     monkeypatch.chdir(tmp_path)
     return {
         "RAPID7_API_KEY": DEFAULT_API_KEY,
@@ -143,3 +150,66 @@ def test_follow_rescan_setting_reads_the_last_windows_again(harness: Harness) ->
     summary = follow_for_a_second(settings, logs, None, now)
     assert summary.logs[0].counts.committed == 1
     assert harness.landed("app-kv") == harness.truth("app-kv")
+
+
+def test_a_bug_is_one_redacted_json_line_with_its_traceback(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unexpected exception that carries the key: exit 1, one JSON object, key cut out."""
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError(f"boom with {DEFAULT_API_KEY} inside")
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("log_ingestion.ingest.execute", broken)
+
+    code = cli.invoke(["run", "--to", "now"])
+
+    [line] = capsys.readouterr().err.splitlines()
+    record = json.loads(line)
+    assert (code, record["event"], record["error"]) == (
+        1,
+        "crash",
+        "unexpected RuntimeError: boom with *** inside",
+    )
+    assert "Traceback" in record["traceback"]
+    assert DEFAULT_API_KEY not in line
+
+
+def test_verify_finds_a_lost_file_and_a_stray_then_repairs_both(
+    make_harness: HarnessFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """verify exits 1 naming both windows; --api --repair re-ingests them; verify passes."""
+    # 1,250 events a window, past a row group of 1,000 rows: a window, a commit and a file
+    harness = make_harness(small(events_per_log=5_000))
+    env = user_env(harness, monkeypatch, tmp_path) | {"ROW_GROUP_ROWS": "1000"}
+    harness.ingest(rapid7_log_ids=["app-kv"], row_group_rows=1000)
+    files = sorted(harness.table_dir("app-kv").glob("date=*/*.parquet"))
+    files[0].unlink()
+    shutil.copy(files[1], files[1].with_name("stray.parquet"))
+
+    found, listed = invoke(env, "verify")
+    repaired, _ = invoke(env, "verify", "--api", "--repair")
+    again, said = invoke(env, "verify", "--log", "app-kv", "--from", str(harness.start_ms))
+
+    assert (found, repaired, again) == (1, 0, 0)
+    assert "2 of 4 committed windows of 1 logs differ" in listed
+    assert "all 4 committed windows of 1 logs match the table" in said
+    assert harness.landed("app-kv") == harness.truth("app-kv")
+
+
+def test_a_follow_cycle_that_fails_is_retried_not_fatal(harness: Harness) -> None:
+    """While every query fails, follow mode counts failed cycles and keeps going until the
+    stop; the summary it ends with carries no error (the stop is not a failure)."""
+    settings = harness.settings(follow_lag="1m", retry_attempts=0)
+    now = (harness.end_ms + 60_000) / 1000
+    harness.emulator.faults.error_rates = dict.fromkeys(("start", "poll", "next"), 1.0)
+    before = metrics.REGISTRY.get_sample_value("log_ingestion_follow_failed_cycles_total") or 0.0
+    with assemble(settings, threading.Event()) as pieces:
+        logs = app_kv(pieces)
+
+    summary = follow_for_a_second(settings, logs, harness.start_ms, now)
+
+    after = metrics.REGISTRY.get_sample_value("log_ingestion_follow_failed_cycles_total") or 0.0
+    assert (summary.interrupted, summary.failed, after > before) == (True, [], True)

@@ -187,7 +187,7 @@ def test_a_failed_run_logs_run_failed_and_still_writes_the_metrics_file(
     result = run_cli(tmp_path, env, "run", "--metrics-file", str(textfile))
 
     assert result.returncode == 3
-    [failed] = events(result.stderr.split("error:")[0], "run.failed")
+    [failed] = events(result.stderr, "run.failed")  # every line is JSON, the error's too
     assert failed["error_type"] == "AuthError"
     assert failed["outcome"] == "failed"
     prom = textfile.read_text()
@@ -257,3 +257,76 @@ def test_metrics_port_serves_while_following_and_sigterm_stops_cleanly(
     assert events(stderr, "follow.sleep")
     assert scrape(port) is None  # the endpoint ends with the process
     assert SECRET_KEY not in stdout + stderr + text
+
+
+def scrape_until(port: int, process: subprocess.Popen[str], done: Callable[[str], bool]) -> str:
+    """Scrape /metrics until `done(text)`; fails if the service ends or time runs out."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the service ended"
+        text = scrape(port)
+        if text is not None and done(text):
+            return text
+        time.sleep(0.1)
+    raise AssertionError("the metrics never showed it")
+
+
+def failed_cycles(text: str) -> float:
+    return sum(metric_values(text, "log_ingestion_follow_failed_cycles_total").values())
+
+
+def behind(text: str) -> set[float]:
+    return set(metric_values(text, "log_ingestion_windows_behind").values())
+
+
+def test_windows_behind_and_last_commit_are_scraped_while_following(
+    make_emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    """While queries fail, /metrics shows 2 windows behind per log, failed cycles and no
+    commit; once they pass, 0 behind and a last commit time from just now."""
+    now_ms = int(time.time() * 1000)
+    start_ms = (now_ms - 2 * HOUR_MS) // HOUR_MS * HOUR_MS
+    data = Dataset(events_per_log=200, start_ms=start_ms, span_ms=2 * HOUR_MS)
+    emulator = make_emulator(data, api_keys={SECRET_KEY: None})
+    emulator.faults.error_rates = dict.fromkeys(("start", "poll", "next"), 1.0)
+    env = cli_env(emulator, tmp_path / "out", window_size="1h", follow_lag="1s")
+    env.update(LOG_LEVEL="INFO", RETRY_ATTEMPTS="1")
+    port = free_port()
+    per_log = {f'{{log="{name}"}}' for name in LOGS}
+
+    process = subprocess.Popen(
+        [*FOLLOW, "--from", str(start_ms), "--metrics-port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        failing = scrape_until(
+            port, process, lambda text: failed_cycles(text) >= 1 and behind(text) == {2.0}
+        )
+        healed_at = time.time()
+        emulator.faults.error_rates = {}
+        caught_up = scrape_until(
+            port,
+            process,
+            lambda text: (
+                behind(text) == {0.0}
+                and len(metric_values(text, "log_ingestion_last_commit_timestamp_seconds")) == 2
+            ),
+        )
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    expected = dict.fromkeys(per_log, 2.0)
+    assert expected == metric_values(failing, "log_ingestion_windows_behind")
+    assert metric_values(failing, "log_ingestion_last_commit_timestamp_seconds") == {}
+    last_commit = metric_values(caught_up, "log_ingestion_last_commit_timestamp_seconds")
+    assert per_log == set(last_commit)
+    assert all(healed_at <= moment <= time.time() for moment in last_commit.values())
+    assert process.returncode == 0, stderr[-2000:]

@@ -9,7 +9,9 @@ and reads what landed: the shared tools of the crash, shutdown, follow and stora
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -151,3 +153,100 @@ def wait_for_files(
             return False
         time.sleep(0.02)
     raise AssertionError(f"no progress past {more_than} files within {timeout}s")
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether the process has installed a SIGTERM handler yet (Linux: `SigCgt` in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+
+
+def stop_soon_after_start(
+    cwd: Path, env: dict[str, str], delay: float, *args: str
+) -> tuple[int, str, bool]:
+    """`run ARGS`, sent SIGTERM `delay` seconds after its start (or, when that is before the
+    interpreter could install a handler, the moment it has one): (exit code, stderr, whether
+    the signal found the process still running)."""
+    process = start_run(cwd, env, *args, name="startup")
+    number = len(sorted(cwd.glob("startup-*.err"))) - 1
+    began = time.monotonic()
+    while not catches_sigterm(process.pid) and process.poll() is None:
+        time.sleep(0.001)
+    time.sleep(max(0.0, delay - (time.monotonic() - began)))
+    running = process.poll() is None
+    if running:
+        process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=30)
+    return code, (cwd / f"startup-{number:03d}.err").read_text(), running
+
+
+def startup_stops(
+    cwd: Path, env: dict[str, str], dataset: Dataset, delays: Iterable[float]
+) -> dict[str, object]:
+    """One `run --rescan` of the dataset per delay, each stopped by a SIGTERM that long after
+    its start, then a resumed run to the end; what the operator would see, summed."""
+    span = ("--from", str(dataset.start_ms), "--to", str(dataset.end_ms))
+    codes: Counter[int] = Counter()
+    bad_lines, signalled = [], 0
+    for delay in delays:
+        code, stderr, running = stop_soon_after_start(cwd, env, delay, *span, "--rescan")
+        codes[code] += 1
+        signalled += running
+        bad_lines += [line for line in stderr.splitlines() if not _quiet_json(line)]
+    final = run_to_end(cwd, env, *span)
+    expected = truth(dataset, dataset.logs, dataset.start_ms, dataset.end_ms)
+    return {
+        "exit codes": dict(codes),
+        "lines that are not JSON, or errors": bad_lines,
+        "signalled while running": signalled,
+        "resumed run": final.returncode,
+        "landed": compare(expected, landed(cwd / "out")),
+    }
+
+
+def _quiet_json(line: str) -> bool:
+    """A JSON log line that reports no error (and so no traceback either)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and record.get("level") not in ("error", "critical")
+
+
+REFUSED = "another log-ingestion process is writing OUTPUT_DIR"
+
+
+def rival_rounds(
+    cwd: Path, env: dict[str, str], dataset: Dataset, rounds: int
+) -> dict[str, object]:
+    """Two `run --rescan` of the whole dataset started together on one OUTPUT_DIR, each with
+    its own STATE_DIR, `rounds` times; after each round every event must be there once."""
+    span = ("--from", str(dataset.start_ms), "--to", str(dataset.end_ms), "--rescan")
+    expected = truth(dataset, dataset.logs, dataset.start_ms, dataset.end_ms)
+    outcomes: Counter[tuple[int, ...]] = Counter()
+    unclear, wrong_rounds = 0, 0
+    for number in range(rounds):
+        pair = [
+            start_run(cwd, {**env, "STATE_DIR": str(cwd / f"state-{side}")}, *span, name=side)
+            for side in "ab"
+        ]
+        codes = tuple(process.wait(timeout=120) for process in pair)
+        outcomes[codes] += 1
+        for side, code in zip("ab", codes, strict=True):
+            stderr = (cwd / f"{side}-{number:03d}.err").read_text()
+            unclear += code == 4 and REFUSED not in stderr
+        wrong_rounds += compare(expected, landed(cwd / "out")) != {
+            "missing": 0,
+            "duplicated": 0,
+            "unexpected": 0,
+        }
+    return {
+        "outcomes": dict(outcomes),
+        "refusals without the clear line": unclear,
+        "rounds with an event missing or doubled": wrong_rounds,
+        "leftovers": leftovers(cwd / "out"),
+    }

@@ -90,6 +90,50 @@ def test_checkpoint_lag_grows_while_nothing_commits() -> None:
     assert sample("log_ingestion_checkpoint_lag_seconds", log="lag-test") == 0.0
 
 
+HOUR_MS = 3_600_000
+
+
+@pytest.mark.parametrize(
+    ("now_ms", "position_ms", "expected"),
+    [
+        (10 * HOUR_MS + 60_000, 10 * HOUR_MS, 0),  # the window after it has not closed yet
+        (10 * HOUR_MS + 300_000, 10 * HOUR_MS, 0),  # closed, but not for the lag
+        (11 * HOUR_MS + 300_000, 10 * HOUR_MS, 1),  # one window closed for the lag
+        (13 * HOUR_MS + 600_000, 10 * HOUR_MS + 1, 3),  # a start inside a window: from its start
+        (9 * HOUR_MS, 10 * HOUR_MS, 0),  # committed ahead of the clock: not behind
+    ],
+)
+def test_windows_behind_counts_closed_windows_after_the_position(
+    now_ms: int, position_ms: int, expected: int
+) -> None:
+    """Windows behind: whole grid windows closed for the lag after the newest committed end."""
+    assert expected == metrics.windows_behind(now_ms, position_ms, HOUR_MS, 300_000)
+
+
+def test_a_planned_log_has_its_gauges_before_any_window_commits() -> None:
+    """Right after a start, a log's windows behind and last commit come from its checkpoint."""
+    now_ms = int(time.time() * 1000)
+    committed_end = (now_ms - 5 * HOUR_MS) // HOUR_MS * HOUR_MS
+
+    metrics.log_planned(
+        "planned-test",
+        window_ms=HOUR_MS,
+        lag_ms=0,
+        committed_end_ms=committed_end,
+        first_ms=0,
+        last_commit=1234.5,
+    )
+    planned = (
+        sample("log_ingestion_windows_behind", log="planned-test"),
+        sample("log_ingestion_last_commit_timestamp_seconds", log="planned-test"),
+    )
+    metrics.window_done("planned-test", Counts(rows=1), Counts(rows=1), now_ms // HOUR_MS * HOUR_MS)
+
+    assert planned == (5.0, 1234.5)
+    assert sample("log_ingestion_windows_behind", log="planned-test") == 0.0
+    assert sample("log_ingestion_last_commit_timestamp_seconds", log="planned-test") > 1234.5
+
+
 def test_run_outcome_is_counted_and_stamped() -> None:
     """A finished run adds to its outcome and records when it ended."""
     runs = sample("log_ingestion_runs_total", outcome="interrupted")

@@ -1,9 +1,15 @@
-"""The progress display for a person at a terminal."""
+"""The progress display for a person at a terminal, and the log lines beside it."""
+
+from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
+import pytest
+import structlog
 from rich.console import Console
 
+from log_ingestion.logging import configure_logging, get_logger
 from log_ingestion.models import LogInfo
 from log_ingestion.progress import TerminalProgress
 from log_ingestion.stats import Counts
@@ -24,3 +30,27 @@ def test_progress_shows_windows_and_events():
     assert "firewall-traffic" in text
     assert "200 events" in text
     assert "1/3" in text
+
+
+@pytest.fixture
+def _plain_logging() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.mark.usefixtures("_plain_logging")
+@pytest.mark.parametrize(("level", "expected"), [("INFO", False), ("DEBUG", True)])
+def test_window_lines_are_debug_while_bars_show(level: str, expected: bool) -> None:
+    """Under the bars `window.done` is DEBUG (hidden at INFO); warnings still show; once the
+    bars are gone it is INFO again."""
+    lines = io.StringIO()
+    configure_logging(level, "console", lines)
+    bars = Console(file=io.StringIO(), force_terminal=True, width=140)
+
+    with TerminalProgress(bars):
+        get_logger().info("window.done", rows=111)
+        get_logger().warning("window.count_mismatch", rows=222)
+    get_logger().info("window.done", rows=333)
+
+    text = lines.getvalue()
+    assert (expected, True, True) == ("rows=111" in text, "rows=222" in text, "rows=333" in text)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from log_ingestion.errors import StorageError
 from log_ingestion.models import Window
+from log_ingestion.parse import MessageParser
 from log_ingestion.state import JsonCheckpointStore, LogCheckpoint, merge_intervals
 
 HOUR = 3_600_000
@@ -122,7 +123,9 @@ def test_load_of_an_unknown_log_is_empty(tmp_path: Path):
 def test_save_then_load_round_trips(tmp_path: Path):
     """Everything saved is loaded back, with the time it was saved."""
     store = JsonCheckpointStore(tmp_path / "state", clock=lambda: 0.5)
-    checkpoint = committed(1, 2).with_parser_state({"csv": {"columns": ["a"]}})
+    parser = MessageParser()
+    parser.parse(["a,b", "1,x"])
+    checkpoint = committed(1, 2).with_parser_state(parser.state())
     checkpoint = checkpoint.with_verification(windows(1)[0], rows=1, api_count=2)
     saved = store.save(checkpoint)
     assert saved.updated_at == "1970-01-01T00:00:00.500+00:00"
@@ -194,6 +197,25 @@ def test_files_are_not_world_readable(tmp_path: Path):
         '"parser_state": {}, "verification": {}, "updated_at": ""}',
         '{"format": 1, "log_id": "L", "log_name": "", "table": "", "window_ms": 0, "committed": [[1]], '
         '"parser_state": {}, "verification": {}, "updated_at": ""}',
+        '{"format": 1, "log_id": "L", "log_name": "", "table": "../../etc", "window_ms": 0, '
+        '"committed": [], "parser_state": {}, "verification": {}, "updated_at": ""}',
+        '{"format": 1, "log_id": "L", "log_name": "", "table": "", "window_ms": 0, "committed": [], '
+        '"parser_state": {"version": 99}, "verification": {}, "updated_at": ""}',
+        '{"format": 1, "log_id": "L", "log_name": "", "table": "", "window_ms": 0, "committed": [], '
+        '"parser_state": {"garbage": true}, "verification": {}, "updated_at": ""}',
+    ],
+    ids=[
+        "empty",
+        "cut-short",
+        "a-list",
+        "unknown-format",
+        "fields-missing",
+        "log-id-not-text",
+        "window-a-bool",
+        "interval-of-one",
+        "table-outside-output",
+        "parser-state-of-another-version",
+        "parser-state-garbage",
     ],
 )
 def test_corrupt_file_is_a_clear_storage_error(tmp_path: Path, content: str):

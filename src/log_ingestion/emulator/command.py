@@ -13,9 +13,7 @@ from typing import Annotated
 
 import typer
 
-from log_ingestion.emulator.dataset import ANCHOR_MS, DAY_MS, Dataset
-from log_ingestion.emulator.faults import Faults
-from log_ingestion.emulator.server import DEFAULT_API_KEY, Emulator
+from log_ingestion.emulator.defaults import ANCHOR_MS, DAY_MS, DEFAULT_API_KEY
 
 _KNOBS = "Fault knobs"
 _DATA = "Sample data"
@@ -85,6 +83,10 @@ def emulator(
     ] = 0.0,
 ) -> None:
     """Serve the Rapid7 Log Search API emulator on 127.0.0.1 until Ctrl-C."""
+    from log_ingestion.emulator.dataset import Dataset
+    from log_ingestion.emulator.faults import Faults
+    from log_ingestion.emulator.server import Emulator
+
     dataset = Dataset(
         seed=seed,
         events_per_log=events_per_log,

@@ -15,11 +15,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
+from log_ingestion.emulator.defaults import ANCHOR_MS, DAY_MS
 from log_ingestion.emulator.hashing import event_hash, stable_int, stable_uuid
 from log_ingestion.emulator.samples import SOURCES, MessageSource, json_escaped
 
-ANCHOR_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-DAY_MS = 86_400_000
 # Real sequence numbers are 64-bit and above 2**53, so a float-based JSON parser rounds them.
 SEQUENCE_BASE = 3_237_201_778_429_120_512
 SEQUENCE_LOG_GAP = 10**16

@@ -22,12 +22,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from log_ingestion.emulator.api import LogSearchApi, Route, route
 from log_ingestion.emulator.dataset import Dataset, Key
+from log_ingestion.emulator.defaults import DEFAULT_API_KEY
 from log_ingestion.emulator.faults import Fault, Faults
 from log_ingestion.emulator.protocol import HttpError, Request, Response
 from log_ingestion.emulator.ratelimit import FixedWindowLimiter
 from log_ingestion.emulator.stats import Stats
 
-DEFAULT_API_KEY = "emulator-key"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 PROXY_ERROR_PAGE = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"

@@ -17,7 +17,8 @@ import httpx
 import orjson
 
 from log_ingestion.emulator.dataset import Dataset
-from log_ingestion.emulator.server import DEFAULT_API_KEY, Emulator
+from log_ingestion.emulator.defaults import DEFAULT_API_KEY
+from log_ingestion.emulator.server import Emulator
 from log_ingestion.emulator.testing import find_link
 
 

@@ -43,10 +43,14 @@ def parse_records(messages: pa.Array, width: int) -> tuple[list[pa.Array], pa.Ar
     Empty fields are null. A row that is not one record of `width` fields has null fields
     and an error.
     """
-    # Arrow reads an empty line as a row of nulls: empty messages go the slow way.
+    # Arrow reads an empty line as a row of nulls, and drops a byte order mark that starts
+    # its input (the first message's leading U+FEFF): those messages go the slow way.
     fast = pc.and_(
-        pc.match_substring_regex(messages, RECORD_PATTERN),
-        pc.greater(pc.binary_length(messages), 0),
+        pc.and_(
+            pc.match_substring_regex(messages, RECORD_PATTERN),
+            pc.greater(pc.binary_length(messages), 0),
+        ),
+        pc.invert(pc.starts_with(messages, "\ufeff")),
     )
     fast_count = pc.sum(fast).as_py() or 0
     if fast_count == 0:

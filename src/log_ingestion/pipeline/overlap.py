@@ -275,7 +275,7 @@ def prefetch(
             yield item.value  # type: ignore[misc]
     finally:
         producer.cancelled.set()
-        if stop is None or not stop.is_set():
+        if not (stop and stop.is_set()) and producer.thread is not threading.current_thread():
             producer.thread.join(timeout=5)
 
 

@@ -8,7 +8,8 @@
     staged.abort()                            # instead of commit; never raises
 
 Writers of different tables, or different windows, may run in threads at once; one
-process holds the folder (`exclusive`). Layout, schema rules and the publish protocol
+process holds the folder (`exclusive`), and a publish holds its table (`lock`) against
+every other publish or audit of it, in any process. Layout, schema rules and the publish protocol
 are in `docs/arch/parquet-publish.md`.
 """
 
@@ -18,6 +19,7 @@ import contextlib
 import itertools
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -28,7 +30,7 @@ import pyarrow.fs as pafs
 from log_ingestion.config import COMPRESSIONS
 from log_ingestion.errors import ConfigError, StorageError
 from log_ingestion.models import Window
-from log_ingestion.sink import journal
+from log_ingestion.sink import journal, locks
 from log_ingestion.sink.files import DEFAULT_LEVELS, DayFiles, FileOptions, TempFile, split_by_day
 from log_ingestion.sink.journal import Outcome
 from log_ingestion.sink.naming import STAGING_DIR, check_table, join, new_token, temp_file
@@ -108,6 +110,8 @@ class ParquetSink:
         for info in self.storage.listing(self.root):
             if info.type != pafs.FileType.Directory or info.base_name.startswith(("_", ".")):
                 continue
+            if self.storage.kind(join(info.path, STAGING_DIR)) != pafs.FileType.Directory:
+                continue  # nothing was ever staged there: nothing to finish
             with self.lock(info.base_name):
                 for pending in journal.pending(self.storage, info.path):
                     journal.apply(self.storage, info.path, pending, outcome)
@@ -125,10 +129,42 @@ class ParquetSink:
         """A writer of one table's rows; nothing is visible until `commit(window)`."""
         return WindowWriter(self, self.table_path(table), self._options)
 
-    def lock(self, table: str) -> threading.Lock:
-        """Serialises publishes within a table (the journal replay at commit reads them all)."""
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the output folder for this process until the block ends, or refuse at once
+        (StorageError) while another process holds it, whatever its state folder."""
+        self.ensure_root()
+        if not self.storage.local:
+            yield
+            return
+        root = self.root
+
+        def refused() -> StorageError:
+            return StorageError(
+                f"another log-ingestion process is writing OUTPUT_DIR {root} (whatever its "
+                "STATE_DIR): two writers of one output would both keep rows of the same "
+                "windows. Stop it first, or give this run its own OUTPUT_DIR"
+            )
+
+        with locks.exclusive(join(root, locks.OUTPUT_LOCK_FILE), refused, "lock output folder"):
+            yield
+
+    @contextlib.contextmanager
+    def lock(self, table: str) -> Iterator[None]:
+        """Hold one table (a name or its path) against every other publish or audit of it,
+        in this process (threads) and in others (a file lock in its `_staging`): a publish
+        lists the window's old files and replaces them with nobody else in between."""
+        name = table.rsplit("/", 1)[-1]
         with self._locks_guard:
-            return self._locks.setdefault(table.rsplit("/", 1)[-1], threading.Lock())
+            in_process = self._locks.setdefault(name, threading.Lock())
+        with in_process:
+            if not self.storage.local:
+                yield
+                return
+            staging = join(self.root, name, STAGING_DIR)
+            self.storage.make_dirs(staging)
+            with locks.waiting(join(staging, locks.LOCK_FILE), "lock table"):
+                yield
 
     def ensure_root(self) -> None:
         """Make the root folder, or refuse a file standing in its place."""
@@ -145,7 +181,7 @@ class ParquetSink:
         removed = sum(
             self.storage.delete(info.path)
             for info in self.storage.listing(staging)
-            if info.type == pafs.FileType.File
+            if info.type == pafs.FileType.File and not info.base_name.startswith(".")
         )
         if removed:
             self.storage.sync_dir(staging)

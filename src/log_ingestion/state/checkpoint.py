@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from log_ingestion.errors import StorageError
 from log_ingestion.models import Window
+from log_ingestion.parse import MessageParser
 from log_ingestion.sink.naming import check_table
 
 FORMAT = 1
@@ -153,7 +154,9 @@ def to_document(checkpoint: LogCheckpoint) -> dict[str, Any]:
 
 
 def from_document(document: Mapping[str, Any], where: str) -> LogCheckpoint:
-    """A checkpoint from its document, or a `StorageError` naming `where` and the fix."""
+    """A checkpoint from its document, or a `StorageError` naming `where` and the fix: also
+    for a table that is not one folder inside the output (`../../etc`) and for a parser
+    state no parser can start from."""
     try:
         if document.get("format") != FORMAT:
             raise ValueError("not a checkpoint of a known format")
@@ -161,6 +164,10 @@ def from_document(document: Mapping[str, Any], where: str) -> LogCheckpoint:
         if not isinstance(verification, dict) or not isinstance(document["parser_state"], dict):
             raise TypeError("parser_state and verification must be objects")
         table = _typed(document["table"], str)
+        if document["parser_state"]:
+            # a parser is built from it at the log's next window: a state it refuses is a
+            # damaged checkpoint, named here for every command that reads it
+            MessageParser.from_state(document["parser_state"])
         return LogCheckpoint(
             log_id=_typed(document["log_id"], str),
             log_name=_typed(document["log_name"], str),

@@ -12,7 +12,6 @@ leaves the previous checkpoint or the new one:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -21,11 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from log_ingestion.errors import StorageError
+from log_ingestion.sink import locks
 from log_ingestion.sink.naming import short_id, slug
 from log_ingestion.sink.storage import DIR_MODE, FILE_MODE, storage_error
 from log_ingestion.state.checkpoint import LogCheckpoint, corrupt, decode, encode
 
-LOCK_NAME = ".lock"
+LOCK_NAME = locks.LOCK_FILE
 SUFFIX = ".json"
 
 
@@ -84,26 +84,24 @@ class JsonCheckpointStore:
     def exclusive(self) -> Iterator[None]:
         """Hold the state folder's lock for a whole run, or refuse at once.
 
-        Two processes on one output (a follow service and a manual run, overlapping cron
-        jobs) would delete each other's staging files and overwrite each other's
-        checkpoints; the lock turns that into a clear error instead of lost windows.
+        Two processes on one state folder (a follow service and a manual run, overlapping
+        cron jobs, a `state reset` beside a service) would overwrite each other's
+        checkpoints; the lock turns that into a clear error instead of lost windows. The
+        output folder has a lock of its own (`ParquetSink.exclusive`).
         """
         try:
             self._make_root()
-            handle = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, FILE_MODE)
         except OSError as exc:
             raise storage_error(exc, "lock state folder", str(self.root)) from exc
-        try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise StorageError(
-                    f"another log-ingestion process is using {self.root}; stop it first "
-                    "(or give this run its own OUTPUT_DIR / STATE_DIR)"
-                ) from None
+
+        def refused() -> StorageError:
+            return StorageError(
+                f"another log-ingestion process is using {self.root}; stop it first "
+                "(or give this run its own OUTPUT_DIR / STATE_DIR)"
+            )
+
+        with locks.exclusive(str(self.root / LOCK_NAME), refused, "lock state folder"):
             yield
-        finally:
-            os.close(handle)
 
     def _make_root(self) -> None:
         missing = []

@@ -45,3 +45,31 @@ def test_consumer_stopping_early_stops_the_producer():
 def test_empty_source():
     """Nothing in, nothing out."""
     assert list(prefetch(iter([]))) == []
+
+
+def test_an_abandoned_prefetch_closed_in_its_producer_thread_does_not_join_itself():
+    """A generator left suspended is finalised by whichever thread collects it, its own
+    producer included: closing it there must not try to join that very thread."""
+    outcome: list[BaseException | None] = []
+    suspended = threading.Event()
+    ahead = None
+
+    def source():
+        yield 1
+        suspended.wait(5)  # the consumer holds item 1; the generator is suspended
+        try:
+            ahead.close()  # as the garbage collector would, in the producer thread
+            outcome.append(None)
+        except RuntimeError as error:
+            outcome.append(error)
+        yield 2
+
+    ahead = prefetch(source(), depth=4)
+    assert next(ahead) == 1
+    suspended.set()
+    done = threading.Event()
+    for _ in range(500):
+        if outcome or done.wait(0.01):
+            break
+
+    assert outcome == [None]

@@ -91,7 +91,10 @@ def published(root: Path) -> list[Path]:
 
 
 def staged(root: Path) -> list[Path]:
-    return sorted(path for path in root.rglob("_staging/*") if path.is_file())
+    """Temps and journals left in `_staging` (its lock file is meant to stay)."""
+    return sorted(
+        path for path in root.rglob("_staging/*") if path.is_file() and path.name != ".lock"
+    )
 
 
 @pytest.fixture
@@ -597,20 +600,21 @@ def test_failed_rename_rolls_back_to_the_old_files(
 def test_vanished_temps_are_not_reported_as_published(
     tmp_path: Path, sink: ParquetSink, monkeypatch: pytest.MonkeyPatch
 ):
-    """Another process's recover() deletes our temps as stale just before our journal.
+    """Another process's recover() deletes our temps as stale just before our publish.
 
-    Both ends of every move are then missing: the publish is rolled back, the old files
-    stay and commit() raises instead of counting rows that no file holds.
+    (The output lock refuses such a process; this is the line behind it.) Both ends of
+    every move are then missing: the publish is rolled back, the old files stay and
+    commit() raises instead of counting rows that no file holds.
     """
     publish(sink, ACROSS_MIDNIGHT, batch(spread(ACROSS_MIDNIGHT, 2), prefix="old"))
-    original_write = Storage.write_atomic
+    original_finish = WindowWriter._finished_temps
 
-    def other_process_starts(storage: Storage, path: str, data: bytes) -> None:
-        monkeypatch.setattr(Storage, "write_atomic", original_write)  # once
+    def other_process_starts(writer: WindowWriter) -> list[Any]:
+        temps = original_finish(writer)
         ParquetSink(str(tmp_path)).recover()  # a second process on the same OUTPUT_DIR
-        original_write(storage, path, data)
+        return temps
 
-    monkeypatch.setattr(Storage, "write_atomic", other_process_starts)
+    monkeypatch.setattr(WindowWriter, "_finished_temps", other_process_starts)
     with pytest.raises(StorageError, match=r"another process may be using the same OUTPUT_DIR"):
         publish(sink, ACROSS_MIDNIGHT, batch(spread(ACROSS_MIDNIGHT, 6), prefix="new"))
     assert [name[:3] for name in messages(tmp_path)] == ["old", "old"]
