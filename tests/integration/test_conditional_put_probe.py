@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pyarrow import fs
 
-from ..support.conditional_put import probe_conditional_put
+from log_ingestion.sink.conditional_put import probe_conditional_put
+
 from ..support.s3 import S3Bucket
 
 

@@ -10,11 +10,13 @@ snapshot of version 0 commits after another writer has committed version 1. On a
 the stale writer lands as version 2; on an unsafe one it overwrites version 1. It writes no
 data files (zero-row commits), makes about fifteen small requests, and removes its scratch
 table. It goes through deltalake itself, so it tests the very code path and credentials the
-sink's commits use, which a raw request cannot.
+sink's commits use, which a raw request cannot. The Delta sink runs it once per run on an
+`s3://` output, before anything is written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import uuid
 from collections.abc import Mapping
@@ -24,18 +26,24 @@ import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.fs import DeltaStorageHandler
 
+from log_ingestion.errors import StorageError
+
 PROBE_DIR = "_probes"
 
 _SCHEMA = pa.schema([pa.field("probe", pa.string())])
 
 
-class UnsafeStoreError(RuntimeError):
+class UnsafeStoreError(StorageError):
     """The store let a second writer replace a Delta commit: concurrent writers would lose data."""
 
 
 def probe_conditional_put(root_uri: str, storage_options: Mapping[str, str] | None = None) -> None:
     """Raise `UnsafeStoreError` unless the store under `root_uri` refuses a second
-    create of one Delta commit. The scratch table lives under `root_uri/_probes/` meanwhile."""
+    create of one Delta commit. The scratch table lives under `root_uri/_probes/` meanwhile.
+
+    The store's own failures (unreachable, refused credentials) are raised as they come,
+    as `OSError`s, for the caller to translate.
+    """
     options = dict(storage_options or {})
     uri = f"{root_uri.rstrip('/')}/{PROBE_DIR}/conditional-put-{uuid.uuid4().hex}"
     empty = _SCHEMA.empty_table()
@@ -47,12 +55,14 @@ def probe_conditional_put(root_uri: str, storage_options: Mapping[str, str] | No
         history = DeltaTable(uri, storage_options=options).history()
         writers = [entry.get("probe") for entry in sorted(history, key=lambda e: e["version"])]
     finally:
-        _remove(uri, options)
+        with contextlib.suppress(OSError):  # a scratch table left behind is harmless
+            _remove(uri, options)
     if writers != ["first", "second", "third"]:
         raise UnsafeStoreError(
-            f"{root_uri}: a Delta commit was replaced by a second writer "
-            f"(commits by version: {writers}, expected first, second, third); the store "
-            "ignores If-None-Match: * and racing writers would lose data"
+            f"{root_uri}: the store ignores conditional writes (If-None-Match: *): a Delta "
+            f"commit was replaced by a second writer (commits by version: {writers}), so "
+            "concurrent commits would lose rows silently; use a store that honours them "
+            "(AWS S3, MinIO, SeaweedFS, Ceph RGW, Cloudflare R2 do)"
         )
 
 
