@@ -8,7 +8,6 @@ readable line per variable, never with the value itself (it may be the API key).
 from __future__ import annotations
 
 import errno
-import ipaddress
 import os
 import time
 from pathlib import Path
@@ -27,10 +26,13 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from log_ingestion.errors import ConfigError
+from log_ingestion.outputs import check_output_uri, is_object_store, output_problems
+from log_ingestion.outputs import is_loopback_host as is_loopback_host  # where it was first
 from log_ingestion.timeparse import parse_duration_ms, time_ms
 
 Region = Literal["us", "us2", "us3", "eu", "ca", "au", "ap"]
 Compression = Literal["snappy", "zstd", "gzip", "lz4", "none"]
+TableFormat = Literal["parquet", "delta"]
 REGIONS: tuple[str, ...] = get_args(Region)
 COMPRESSIONS: tuple[str, ...] = get_args(Compression)
 
@@ -39,18 +41,6 @@ SECOND_MS = 1_000
 DAY_MS = DAY_SECONDS * SECOND_MS
 KEY_FILE_MAX_BYTES = 64 * 1024  # a key file holds one key; this stops a read of /dev/zero
 DOTENV = Path(".env")
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for localhost and any address in 127.0.0.0/8 or ::1."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_endpoint(url: str) -> str:
@@ -169,6 +159,17 @@ class Settings(BaseSettings):
 
     output_dir: str = ""
     state_dir: str | None = None
+    table_format: TableFormat | None = None  # default: delta on s3://, parquet on a local path
+
+    # the standard AWS variables, for an s3:// output; what is unset is left to the AWS
+    # chain of the object store (its environment, profile files, instance or web identity)
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = None
+    aws_region: str | None = None
+    aws_profile: str | None = None
+    aws_endpoint_url: str | None = None
+    aws_allow_http: bool = False
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -210,7 +211,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("rapid7_region", "parquet_compression", mode="before")
+    @field_validator("rapid7_region", "parquet_compression", "table_format", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
@@ -234,6 +235,18 @@ class Settings(BaseSettings):
     @classmethod
     def _local_path(cls, value: str | None) -> str | None:
         return local_path(value) if value else value
+
+    @field_validator("output_dir")
+    @classmethod
+    def _output(cls, value: str) -> str:
+        return check_output_uri(value)
+
+    @field_validator(
+        "aws_access_key_id", "aws_region", "aws_profile", "aws_endpoint_url", mode="before"
+    )
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("parquet_compression_level")
     @classmethod
@@ -270,6 +283,19 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _object_store(self) -> Settings:
+        problems = output_problems(
+            self.output_dir,
+            self.table_format,
+            self.state_dir,
+            self.aws_endpoint_url,
+            allow_http=self.aws_allow_http,
+        )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @model_validator(mode="after")
     def _key_from_file(self) -> Settings:
         # An empty RAPID7_API_KEY= (as in .env.example) counts as unset, so the file is read.
         key_is_empty = self.rapid7_api_key is None or not self.rapid7_api_key.get_secret_value()
@@ -294,6 +320,18 @@ class Settings(BaseSettings):
     @property
     def resolved_state_dir(self) -> str:
         return self.state_dir or f"{self.output_dir.rstrip('/')}/_state"
+
+    @property
+    def resolved_table_format(self) -> TableFormat:
+        """TABLE_FORMAT, or its default: delta on s3://, parquet on a local path."""
+        if self.table_format is not None:
+            return self.table_format
+        return "delta" if is_object_store(self.output_dir) else "parquet"
+
+    def secret_values(self) -> list[str]:
+        """Values no line of output may carry: the API key, the AWS secret key and token."""
+        secrets = [self.rapid7_api_key, self.aws_secret_access_key, self.aws_session_token]
+        return [secret.get_secret_value() for secret in secrets if secret is not None]
 
 
 def _describe(error: ErrorDetails) -> str:
@@ -335,7 +373,9 @@ def load_settings(
             "RAPID7_API_KEY: required; set it in the environment, .env, or RAPID7_API_KEY_FILE"
         )
     if require_output and not settings.output_dir:
-        problems.append("OUTPUT_DIR: required; set it to the folder where Parquet files go")
+        problems.append(
+            "OUTPUT_DIR: required; set it to the folder (or s3://bucket/prefix) where the tables go"
+        )
     if problems:
         raise ConfigError("\n".join(problems))
     return settings
