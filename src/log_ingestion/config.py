@@ -170,6 +170,8 @@ class Settings(BaseSettings):
     aws_profile: str | None = None
     aws_endpoint_url: str | None = None
     aws_allow_http: bool = False
+    aws_shared_credentials_file: Path | None = None  # default ~/.aws/credentials
+    aws_config_file: Path | None = None  # default ~/.aws/config
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

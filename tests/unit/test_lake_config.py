@@ -17,6 +17,7 @@ def clean_env(monkeypatch, tmp_path):
     for name in list(Settings.model_fields):
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.setenv("RAPID7_API_KEY", KEY)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws of the machine's
     monkeypatch.chdir(tmp_path)
 
 
@@ -131,3 +132,50 @@ def test_the_store_is_named_without_secrets(monkeypatch):
     )
     assert options.store == "s3://lake at https://s3.example.com"
     assert AWS_SECRET not in repr(options)
+
+
+def write_profiles(tmp_path, credentials: str, config: str = "") -> None:
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws" / "credentials").write_text(credentials)
+    (tmp_path / ".aws" / "config").write_text(config)
+
+
+def test_a_profile_with_keys_is_read_from_the_shared_files(tmp_path):
+    """AWS_PROFILE names a profile of ~/.aws/credentials, its region from ~/.aws/config."""
+    write_profiles(
+        tmp_path,
+        "[lake]\naws_access_key_id = AK\naws_secret_access_key = SK\n",
+        "[profile lake]\nregion = eu-central-1\n",
+    )
+    options = lake_options(load_settings(output_dir="s3://lake/x", aws_profile="lake"))
+    expected = {
+        "AWS_ACCESS_KEY_ID": "AK",
+        "AWS_SECRET_ACCESS_KEY": "SK",
+        "AWS_REGION": "eu-central-1",
+    }
+    assert expected == dict(options.aws)
+
+
+def test_keys_in_the_variables_win_over_the_default_profile(tmp_path):
+    """The AWS order: variables first, then the shared files."""
+    write_profiles(tmp_path, "[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n")
+    settings = load_settings(
+        output_dir="s3://lake/x", aws_access_key_id="VAR", aws_secret_access_key="VS"
+    )
+    assert (
+        lake_options(settings).aws["AWS_ACCESS_KEY_ID"],
+        lake_options(settings).aws["AWS_SECRET_ACCESS_KEY"],
+    ) == ("VAR", "VS")
+
+
+def test_a_profile_that_needs_a_role_is_refused_with_the_way_out(tmp_path):
+    """Roles, SSO and credential processes are not resolved: the message says how to export."""
+    write_profiles(tmp_path, "", "[profile ops]\nrole_arn = arn:aws:iam::1:role/x\n")
+    with pytest.raises(ConfigError, match="aws configure export-credentials --profile ops"):
+        lake_options(load_settings(output_dir="s3://lake/x", aws_profile="ops"))
+
+
+def test_a_missing_profile_is_refused(tmp_path):
+    """A typo in AWS_PROFILE is one line naming it."""
+    with pytest.raises(ConfigError, match="AWS_PROFILE: no profile 'nope'"):
+        lake_options(load_settings(output_dir="s3://lake/x", aws_profile="nope"))

@@ -15,9 +15,11 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from log_ingestion.config import Settings
 from log_ingestion.errors import StorageError
+from log_ingestion.sink.aws_profile import profile_credentials
 
 S3 = "s3://"
 CONNECT_TIMEOUT_S = 10.0
@@ -80,15 +82,26 @@ def lake_options(settings: Settings) -> LakeOptions:
         "AWS_SECRET_ACCESS_KEY": secret.get_secret_value() if secret else None,
         "AWS_SESSION_TOKEN": token.get_secret_value() if token else None,
         "AWS_REGION": settings.aws_region,
-        "AWS_PROFILE": settings.aws_profile,
         "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
     }
+    given = {name: value for name, value in aws.items() if value}
+    on_s3 = settings.output_dir[: len(S3)].lower() == S3
+    if on_s3 and not settings.aws_access_key_id:  # keys in the variables win over a profile
+        given = {**profile_credentials(settings.aws_profile, *_profile_files(settings)), **given}
     return LakeOptions(
         root=local_root(settings.output_dir),
-        aws={name: value for name, value in aws.items() if value},
+        aws=given,
         allow_http=settings.aws_allow_http,
         timeout_s=settings.request_timeout,
         retries=settings.retry_attempts,
+    )
+
+
+def _profile_files(settings: Settings) -> tuple[Path, Path]:
+    home = Path.home() / ".aws"
+    return (
+        settings.aws_shared_credentials_file or home / "credentials",
+        settings.aws_config_file or home / "config",
     )
 
 
@@ -108,35 +121,41 @@ _CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), cause, fix)
     for pattern, cause, fix in (
         (
+            r"169\.254\.169\.254|169\.254\.170\.2|NoCredentialProviders",
+            "no credentials were found (no AWS variables, no profile, no role answered)",
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with "
+            "an instance or web-identity role",
+        ),
+        (
             r"NoSuchBucket",
             "the bucket does not exist",
             "create it, or fix the bucket in OUTPUT_DIR",
         ),
         (
-            r"ExpiredToken|TokenRefreshRequired|RequestExpired|expired",
+            r"ExpiredToken|TokenRefreshRequired|RequestExpired|token has expired",
             "the credentials have expired",
             "renew them (AWS_SESSION_TOKEN, AWS_PROFILE, the instance role) and run again",
         ),
         (
-            r"SignatureDoesNotMatch|InvalidAccessKeyId|InvalidToken|AccessDenied|403|"
+            r"SignatureDoesNotMatch|InvalidAccessKeyId|InvalidToken|AccessDenied|403 Forbidden|"
             r"lacked the necessary privileges",
             "the store refused the credentials",
             "check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or AWS_PROFILE, "
             "and that they may read and write OUTPUT_DIR",
         ),
         (
-            r"timed out|timeout|deadline",
-            "the store did not answer in time",
-            "check that the store is up; REQUEST_TIMEOUT bounds each request",
-        ),
-        (
-            r"tcp connect error|Connection refused|error sending request|dns error|"
-            r"failed to lookup|client error \(Connect\)",
+            r"tcp connect error|Connection refused|client error \(Connect\)|dns error|"
+            r"failed to lookup address",
             "the store cannot be reached",
             "check AWS_ENDPOINT_URL (or AWS_REGION) and that the store is up",
         ),
         (
-            r"\b5\d\d\b|Service Unavailable|Internal Server Error|SlowDown",
+            r"timed out",
+            "the store did not answer in time",
+            "check that the store is up; REQUEST_TIMEOUT bounds each request",
+        ),
+        (
+            r"\b5\d\d [A-Z]|Service Unavailable|Internal Server Error|SlowDown",
             "the store kept failing (5xx)",
             "the store is unwell; run again once it answers",
         ),
