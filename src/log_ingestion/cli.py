@@ -34,9 +34,9 @@ from log_ingestion.logging import configure_logging, start_trace
 from log_ingestion.pipeline import RunSummary
 from log_ingestion.progress import TerminalProgress
 from log_ingestion.report import print_state, print_summary
-from log_ingestion.state import JsonCheckpointStore
+from log_ingestion.state import CheckpointStore
 from log_ingestion.timeparse import format_ms, now_ms, parse_time
-from log_ingestion.wiring import build_client, build_request
+from log_ingestion.wiring import build_client, build_request, build_store, check_lake
 
 app = typer.Typer(
     name="log-ingestion",
@@ -105,8 +105,7 @@ def _settings(api_key: str | None, *, require_output: bool = False, **overrides:
 
 def _start_logging(settings: Settings) -> None:
     """Configure logging once, with the API key as a value no line may carry; start a trace."""
-    key = settings.rapid7_api_key.get_secret_value() if settings.rapid7_api_key else ""
-    configure_logging(settings.log_level, settings.log_format, secrets=[key])
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secret_values())
     start_trace()
 
 
@@ -253,6 +252,13 @@ def check(api_key: ApiKeyOption = None) -> None:
         out.print(f"API reached and key accepted; {len(chosen)} log(s) to ingest:")
         for log in chosen:
             out.print(f"  {log.id}  {log.name}", markup=False)
+        if settings.resolved_table_format == "delta":
+            check_lake(settings)
+            out.print(
+                f"Delta output reachable, conditional writes honoured: {settings.output_dir}",
+                markup=False,
+            )
+            return
         _check_output(settings.output_dir)
         out.print(f"output folder writable: {settings.output_dir}", markup=False)
 
@@ -283,7 +289,7 @@ def state_show(ctx: typer.Context, api_key: ApiKeyOption = None) -> None:
 
     def body() -> None:
         settings = _settings(api_key, require_output=True)
-        print_state(out, JsonCheckpointStore(settings.resolved_state_dir).list(), now_ms())
+        print_state(out, build_store(settings).list(), now_ms())
 
     guarded(body)
 
@@ -301,14 +307,14 @@ def state_reset(
 
     def body() -> None:
         settings = _settings(api_key, require_output=True)
-        store = JsonCheckpointStore(settings.resolved_state_dir)
+        store = build_store(settings)
         with store.exclusive():
             _reset(store, log, from_)
 
     guarded(body)
 
 
-def _reset(store: JsonCheckpointStore, log: str, from_: str | None) -> None:
+def _reset(store: CheckpointStore, log: str, from_: str | None) -> None:
     from_ms = parse_time(from_, now_ms=now_ms()) if from_ else 0
     wanted = log.lower()
     matches = [cp for cp in store.list() if wanted in (cp.log_id.lower(), cp.log_name.lower())]
@@ -336,7 +342,6 @@ def demo(
     ] = 20_000,
 ) -> None:
     """Start the bundled emulator, ingest its sample logs, print a summary and rows read back."""
-
     def body() -> RunSummary:
         dataset = sample.sample_dataset(events_per_log)
         with sample.start_emulator(dataset) as emulator:

@@ -17,9 +17,15 @@ from log_ingestion.errors import ConfigError, StopRequestedError
 from log_ingestion.pipeline import Observer, Pipeline, PipelineOptions, Progress
 from log_ingestion.schedule import Request
 from log_ingestion.sink import ParquetSink
+from log_ingestion.sink.delta import DeltaSink, Lake, writer_properties
+from log_ingestion.sink.lake_store import lake_options
 from log_ingestion.source import ClientOptions, LogSearchClient, RateLimiter
 from log_ingestion.state import JsonCheckpointStore
+from log_ingestion.state.delta_store import DeltaCheckpointStore
 from log_ingestion.timeparse import format_ms, now_ms, parse_time
+
+AnySink = ParquetSink | DeltaSink
+AnyStore = JsonCheckpointStore | DeltaCheckpointStore
 
 
 @dataclass(slots=True)
@@ -28,8 +34,8 @@ class Pieces:
 
     settings: Settings
     client: LogSearchClient
-    sink: ParquetSink
-    store: JsonCheckpointStore
+    sink: AnySink
+    store: AnyStore
     pipeline: Pipeline
     stop: threading.Event
     clock: Callable[[], float] = time.time
@@ -73,7 +79,11 @@ def _tls_verification(settings: Settings) -> bool | ssl.SSLContext:
         raise ConfigError(f"RAPID7_CA_BUNDLE: cannot load it ({exc})") from None
 
 
-def build_sink(settings: Settings) -> tuple[ParquetSink, JsonCheckpointStore]:
+def build_sink(settings: Settings) -> tuple[AnySink, AnyStore]:
+    """The sink of TABLE_FORMAT and the checkpoint store that goes with it."""
+    if settings.resolved_table_format == "delta":
+        lake = build_lake(settings)
+        return DeltaSink(lake), DeltaCheckpointStore(lake)
     store = JsonCheckpointStore(settings.resolved_state_dir)
     sink = ParquetSink(
         settings.output_dir,
@@ -83,6 +93,25 @@ def build_sink(settings: Settings) -> tuple[ParquetSink, JsonCheckpointStore]:
         row_group_rows=settings.row_group_rows,
     )
     return sink, store
+
+
+def build_store(settings: Settings) -> AnyStore:
+    """The checkpoint store alone (`state`, `state reset`)."""
+    if settings.resolved_table_format == "delta":
+        return DeltaCheckpointStore(build_lake(settings))
+    return JsonCheckpointStore(settings.resolved_state_dir)
+
+
+def check_lake(settings: Settings) -> None:
+    """The Delta output reachable and safe: the bucket answers, conditional writes hold."""
+    build_lake(settings).ensure_root()
+
+
+def build_lake(settings: Settings) -> Lake:
+    writer = writer_properties(
+        settings.parquet_compression, settings.parquet_compression_level, settings.row_group_rows
+    )
+    return Lake(lake_options(settings), writer)
 
 
 def pipeline_options(settings: Settings) -> PipelineOptions:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from log_ingestion.config import Settings
 from log_ingestion.errors import StorageError
+from log_ingestion.logging import get_logger
 from log_ingestion.sink.aws_profile import profile_credentials
 
 S3 = "s3://"
@@ -179,6 +180,7 @@ def cause_of(text: str) -> tuple[str, str]:
 def lake_error(exc: BaseException, action: str, options: LakeOptions) -> StorageError:
     """One line: what failed, on which store, why in a few words, and the fix."""
     cause, fix = cause_of(str(exc))
+    get_logger().debug("store.error", action=action, error=redact(str(exc), options))
     return StorageError(redact(f"cannot {action} on {options.store}: {cause}; {fix}", options))
 
 
