@@ -20,6 +20,7 @@ from rich.table import Table
 from log_ingestion import __version__, metrics, process
 from log_ingestion import demo as sample
 from log_ingestion.config import Settings, load_settings
+from log_ingestion.demo_lake import run_lake_demo
 from log_ingestion.emulator.command import emulator as emulator_command
 from log_ingestion.errors import (
     AuthError,
@@ -340,8 +341,17 @@ def demo(
     events_per_log: Annotated[
         int, typer.Option(min=1, help="Sample events in each of the 6 logs.")
     ] = 20_000,
+    lake: Annotated[
+        bool, typer.Option("--lake", help="Into Delta tables on a local S3 server (SeaweedFS).")
+    ] = False,
 ) -> None:
     """Start the bundled emulator, ingest its sample logs, print a summary and rows read back."""
+    if lake:
+        _exit_if_failed(
+            guarded(lambda: run_lake_demo(out, events_per_log, _start_logging, _progress))
+        )
+        return
+
     def body() -> RunSummary:
         dataset = sample.sample_dataset(events_per_log)
         with sample.start_emulator(dataset) as emulator:
