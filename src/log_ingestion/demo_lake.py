@@ -20,7 +20,6 @@ from rich.table import Table
 from log_ingestion.config import Settings, load_settings
 from log_ingestion.demo import (
     SHOWN_COLUMNS,
-    SHOWN_ROWS,
     SHOWN_WIDTH,
     sample_dataset,
     start_emulator,
@@ -36,6 +35,7 @@ from log_ingestion.wiring import build_request
 
 BUCKET = "lake"
 PREFIX = "demo"
+SHOWN_QUERY = "SELECT * FROM t WHERE _format <> 'csv_header' ORDER BY timestamp LIMIT 5"
 
 
 def lake_settings(emulator_url: str, server: SeaweedServer, log_level: str) -> Settings:
@@ -99,11 +99,8 @@ def show_lake_rows(console: Console, summary: RunSummary, settings: Settings) ->
     table = DeltaTable(uri, storage_options=lake_options(settings).storage_options())
     parsed = [name for name in table.schema().to_arrow().names if not name.startswith("_")][6:]
     columns = ["sequence_number", *[name for name in parsed if name != "date"]][:SHOWN_COLUMNS]
-    query = (
-        f"SELECT {', '.join(columns)} FROM t WHERE _format <> 'csv_header' "  # noqa: S608 - our own names
-        f"ORDER BY timestamp LIMIT {SHOWN_ROWS}"
-    )
-    rows = pa.table(QueryBuilder().register("t", table).execute(query).read_all())
+    found = QueryBuilder().register("t", table).execute(SHOWN_QUERY).read_all()
+    rows = pa.table(found).select(columns)
     view = Table(title=f"{chosen.log.name}: first rows read back from {uri}")
     for name in columns:
         view.add_column(name, overflow="ellipsis", max_width=SHOWN_WIDTH, no_wrap=True)

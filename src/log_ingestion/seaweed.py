@@ -33,6 +33,7 @@ ACCESS_KEY = "log-ingestion"
 REGION = "us-east-1"
 
 START_TIMEOUT_S = 30.0
+WEED_SOCKETS = Path("/") / "tmp"  # where weed mini puts its unix sockets, whatever TMPDIR says
 
 # weed mini serves master, volume, filer, S3 and admin, each on an HTTP and a gRPC port. Every
 # one is given explicitly, so no default port (8333, 9333, ...) is ever tried and two servers
@@ -136,7 +137,7 @@ class SeaweedServer:
         # named by its gRPC port: remove this server's own.
         for service in ("master", "volume", "filer", "s3", "admin"):
             port = self.ports.get(f"{service}.port.grpc")
-            Path(f"/tmp/seaweedfs-{service}-grpc-{port}.sock").unlink(missing_ok=True)  # noqa: S108
+            (WEED_SOCKETS / f"seaweedfs-{service}-grpc-{port}.sock").unlink(missing_ok=True)
 
     def create_bucket(self, name: str) -> str:
         """A new, empty bucket; returns its name."""

@@ -64,6 +64,7 @@ class LakeTable:
         self._options = options
         self._writer = writer
         self._table: DeltaTable | None = None
+        self._handler: DeltaStorageHandler | None = None
 
     # -- reading --------------------------------------------------------------------
 
@@ -271,7 +272,9 @@ class LakeTable:
             )
 
     def _files(self) -> DeltaStorageHandler:
-        return DeltaStorageHandler(self.uri, self._storage())
+        if self._handler is None:
+            self._handler = DeltaStorageHandler(self.uri, self._storage())
+        return self._handler
 
     def _root_files(self) -> DeltaStorageHandler:
         return DeltaStorageHandler(self._options.root, self._storage())
