@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from benchmarks import (
     api_efficiency,
     compression,
+    delta,
     end_to_end,
     memory,
     offline,
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], list[Row]]] = {
     "memory": memory.run,
     "compression": compression.run,
     "rate_limit": rate_limit.run,
+    "delta": delta.run,
 }
 
 

@@ -272,11 +272,19 @@ def run_pipeline(
     window_ms: int = HOUR_MS,
     verify_counts: bool = True,
     concurrency: int = 4,
+    sink_and_store: tuple[Any, Any] | None = None,
+    unit_rows: int = PipelineOptions().unit_rows,
 ) -> PipelineRun:
-    """One `Pipeline.run` as `log-ingestion run` wires it, timed."""
-    store = JsonCheckpointStore(os.path.join(out_dir, "state"))
-    sink = ParquetSink(os.path.join(out_dir, "data"), store=store, compression=compression)
-    options = PipelineOptions(verify_counts=verify_counts, concurrency=concurrency)
+    """One `Pipeline.run` as `log-ingestion run` wires it, timed; into a Parquet folder
+    under `out_dir` unless another sink and its store are given."""
+    if sink_and_store is None:
+        store = JsonCheckpointStore(os.path.join(out_dir, "state"))
+        sink = ParquetSink(os.path.join(out_dir, "data"), store=store, compression=compression)
+    else:
+        sink, store = sink_and_store
+    options = PipelineOptions(
+        verify_counts=verify_counts, concurrency=concurrency, unit_rows=unit_rows
+    )
     pipeline = Pipeline(client, sink, options)
     request = Request(end_ms=end_ms, start_ms=start_ms)
     now = int(time.time() * 1000)

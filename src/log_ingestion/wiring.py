@@ -17,6 +17,7 @@ from log_ingestion.errors import ConfigError, StopRequestedError
 from log_ingestion.pipeline import Observer, Pipeline, PipelineOptions, Progress
 from log_ingestion.schedule import Request
 from log_ingestion.sink import ParquetSink
+from log_ingestion.sink.delta import UNIT_ROWS as DELTA_UNIT_ROWS
 from log_ingestion.sink.delta import DeltaSink, Lake, writer_properties
 from log_ingestion.sink.lake_store import lake_options
 from log_ingestion.source import ClientOptions, LogSearchClient, RateLimiter
@@ -123,8 +124,15 @@ def pipeline_options(settings: Settings) -> PipelineOptions:
         query_windows=settings.query_windows,
         query_events=settings.query_events,
         query_logs=settings.query_logs,
-        unit_rows=settings.row_group_rows,
+        unit_rows=unit_rows(settings),
     )
+
+
+def unit_rows(settings: Settings) -> int:
+    """Rows a commit gathers before it closes at a window end (fewer for Delta: see UNIT_ROWS)."""
+    if settings.resolved_table_format == "delta":
+        return min(settings.row_group_rows, DELTA_UNIT_ROWS)
+    return settings.row_group_rows
 
 
 @contextmanager

@@ -44,6 +44,10 @@ from log_ingestion.sink.schema import (
 )
 from log_ingestion.state.checkpoint import LogCheckpoint
 
+# A unit is held in memory until its commit, and delta-rs holds about as much again while it
+# writes: units of one window, or of up to this many rows of sparse windows, keep the peak
+# near the Parquet folder's (benchmarks/delta.py).
+UNIT_ROWS = 32_768
 CODECS = {
     "snappy": "SNAPPY",
     "zstd": "ZSTD",
@@ -195,4 +199,4 @@ class DeltaStaged:
             raise RuntimeError(f"cannot {action}: the writer is {self._state}")
 
 
-__all__ = ["PROBE_DIR", "DeltaSink", "DeltaStaged", "Lake", "writer_properties"]
+__all__ = ["PROBE_DIR", "UNIT_ROWS", "DeltaSink", "DeltaStaged", "Lake", "writer_properties"]
