@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from ..support.careless_store import careless_store
 from ..support.lake import keys, objects, read_all, rows_polars
+from ..support.proxy import FaultyEndpoint
 from ..support.s3 import S3Bucket, free_ports
 from .conftest import SAMPLE_LOGS, Harness, HarnessFactory, small
 
@@ -134,22 +136,37 @@ def committed_of(name: str, state: subprocess.CompletedProcess[str]) -> str:
     return line.split("│")[3].strip()
 
 
-@pytest.mark.parametrize("fault", ["endpoint down", "wrong secret", "missing bucket"])
+FAULTS = {  # the fault, and the cause its one line names
+    "endpoint down": "the store cannot be reached",
+    "silent endpoint": "the store did not answer in time",
+    "5xx": "the store kept failing (5xx)",
+    "wrong secret": "the store refused the credentials",
+    "missing bucket": "the bucket does not exist",
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
 def test_storage_faults_exit_4_in_one_line_and_the_next_run_completes(
     harness: Harness, s3_bucket: S3Bucket, fault: str
 ) -> None:
-    """Each fault: exit 4, one `error:` line naming the fix and no secret; then, with the
-    fault gone, a run lands every event once."""
-    good = lake_env(harness, s3_bucket, RAPID7_LOG_IDS="app-kv", REQUEST_TIMEOUT="2")
-    faulty = {
-        "endpoint down": {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_ports(1)[0]}"},
-        "wrong secret": {"AWS_SECRET_ACCESS_KEY": "not-the-secret-4f2a"},
-        "missing bucket": {"OUTPUT_DIR": "s3://no-such-bucket-7c1e/lake"},
-    }[fault]
-    failed = run(harness, {**good, **faulty}, *span(harness))
+    """Each fault: exit 4 within seconds, one `error:` line naming the fix and no secret;
+    then, with the fault gone, a run lands every event once."""
+    good = lake_env(harness, s3_bucket, RAPID7_LOG_IDS="app-kv", REQUEST_TIMEOUT="1")
+    with FaultyEndpoint("unwell" if fault == "5xx" else "silent") as faulty_endpoint:
+        faulty = {
+            "endpoint down": {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_ports(1)[0]}"},
+            "silent endpoint": {"AWS_ENDPOINT_URL": faulty_endpoint.url},
+            "5xx": {"AWS_ENDPOINT_URL": faulty_endpoint.url},
+            "wrong secret": {"AWS_SECRET_ACCESS_KEY": "not-the-secret-4f2a"},
+            "missing bucket": {"OUTPUT_DIR": "s3://no-such-bucket-7c1e/lake"},
+        }[fault]
+        began = time.monotonic()
+        failed = run(harness, {**good, **faulty}, *span(harness))
+        seconds = time.monotonic() - began
     then = run(harness, good, *span(harness))
     lines = error_lines(failed)
     assert (failed.returncode, len(lines)) == (4, 1), failed.stderr[-2000:]
+    assert seconds < 20
     assert "not-the-secret-4f2a" not in failed.stdout + failed.stderr
     assert s3_bucket.secret_key not in failed.stdout + failed.stderr
     assert then.returncode == 0, then.stderr[-2000:]
@@ -175,15 +192,29 @@ def test_a_store_that_ignores_conditional_writes_is_refused(harness: Harness) ->
     ) == (4, True)
 
 
-def test_no_secret_reaches_output_or_table_metadata(harness: Harness, s3_bucket: S3Bucket) -> None:
-    """The secret key is in no line of stdout or stderr, and in no object of the bucket."""
+def test_no_secret_reaches_output_metrics_or_table_metadata(
+    harness: Harness, s3_bucket: S3Bucket
+) -> None:
+    """The secret key is in no line of stdout or stderr (at DEBUG), not in the metrics file,
+    and in no object of the bucket."""
     env = lake_env(harness, s3_bucket, RAPID7_LOG_IDS="idr-auth-json", LOG_LEVEL="DEBUG")
-    result = run(harness, env, *span(harness))
+    metrics = harness.tmp_path / "metrics.prom"
+    result = run(harness, env, *span(harness), "--metrics-file", str(metrics))
     store = s3_bucket.filesystem()
     stored = b"".join(store.open_input_stream(path).read() for path in objects(s3_bucket))
     assert result.returncode == 0, result.stderr[-2000:]
-    assert s3_bucket.secret_key not in result.stdout + result.stderr
+    assert s3_bucket.secret_key not in result.stdout + result.stderr + metrics.read_text()
     assert s3_bucket.secret_key.encode() not in stored
+
+
+def test_help_shows_no_secret(harness: Harness, s3_bucket: S3Bucket) -> None:
+    """`--help` of every command with the AWS secret set does not show it."""
+    env = lake_env(harness, s3_bucket)
+    shown = "".join(harness.cli(*command, "--help", env=env).stdout for command in HELPS)
+    assert s3_bucket.secret_key not in shown
+
+
+HELPS = [(), ("run",), ("check",), ("state",), ("demo",)]
 
 
 def test_two_processes_racing_on_the_same_windows_land_each_event_once(
