@@ -4,6 +4,7 @@ import pytest
 
 from log_ingestion.config import Settings, load_settings
 from log_ingestion.errors import ConfigError
+from log_ingestion.sink.delta import writer_properties
 from log_ingestion.sink.lake_store import lake_options
 
 KEY = "k3y-that-must-never-show"
@@ -179,3 +180,13 @@ def test_a_missing_profile_is_refused(tmp_path):
     """A typo in AWS_PROFILE is one line naming it."""
     with pytest.raises(ConfigError, match="AWS_PROFILE: no profile 'nope'"):
         lake_options(load_settings(output_dir="s3://lake/x", aws_profile="nope"))
+
+
+@pytest.mark.parametrize(
+    ("codec", "level", "message"),
+    [("zstd", -5, "should fall between 1-22"), ("lz4", 5, "with zstd or gzip only")],
+)
+def test_levels_delta_cannot_take_are_refused(codec, level, message):
+    """Delta's Parquet writer takes zstd 1-22 and gzip levels; anything else is one line."""
+    with pytest.raises(ConfigError, match=f"^PARQUET_COMPRESSION_LEVEL: .*{message}"):
+        writer_properties(codec, level, 128_000)
