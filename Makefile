@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint format typecheck security audit unit test-slow bench clean
+.PHONY: demo demo-lake test lint format typecheck security audit unit test-slow bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 ## demo: ingest the emulator's sample logs into ./demo-output and print a summary
 demo: $(STAMP)
 	$(BIN)/log-ingestion demo --output demo-output
+
+## demo-lake: the same into Delta tables on a local S3 server (SeaweedFS), read back, both stopped
+demo-lake: $(STAMP)
+	$(BIN)/log-ingestion demo --lake
 
 ## test: every gate CI runs: lint, format, types, security scan, tests with coverage
 test: lint typecheck security unit

@@ -18,6 +18,7 @@ from benchmarks import (
     api_efficiency,
     compression,
     cost,
+    delta,
     emulator_rate,
     end_to_end,
     memory,
@@ -42,6 +43,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], list[Row]]] = {
     "workers": workers.run,
     "startup": startup.run,
     "emulator_rate": emulator_rate.run,
+    "delta": delta.run,
 }
 
 

@@ -282,12 +282,17 @@ def run_pipeline(
     window_ms: int = HOUR_MS,
     verify_counts: bool = True,
     concurrency: int = 4,
+    sink_and_store: tuple[Any, Any] | None = None,
     **options: Any,
 ) -> PipelineRun:
-    """One `Pipeline.run` as `log-ingestion run` wires it, timed; `options` are more
-    `PipelineOptions` (query sizes)."""
-    store = JsonCheckpointStore(os.path.join(out_dir, "state"))
-    sink = ParquetSink(os.path.join(out_dir, "data"), store=store, compression=compression)
+    """One `Pipeline.run` as `log-ingestion run` wires it, timed; into a Parquet folder
+    under `out_dir` unless another sink and its store are given; `options` are more
+    `PipelineOptions` (query sizes, unit rows)."""
+    if sink_and_store is None:
+        store = JsonCheckpointStore(os.path.join(out_dir, "state"))
+        sink = ParquetSink(os.path.join(out_dir, "data"), store=store, compression=compression)
+    else:
+        sink, store = sink_and_store
     settings = PipelineOptions(verify_counts=verify_counts, concurrency=concurrency, **options)
     pipeline = Pipeline(client, sink, settings)
     request = Request(end_ms=end_ms, start_ms=start_ms)

@@ -26,7 +26,7 @@ def lengths(path: Path) -> tuple[list[tuple[str, int]], int]:
 
 
 def main(root: str) -> int:
-    largest: dict[str, tuple[int, str]] = {kind: (0, "") for kind in LIMITS}
+    largest: dict[str, tuple[int, str]] = dict.fromkeys(LIMITS, (0, ""))
     over, handlers = [], 0
     for path in sorted(Path(root).rglob("*.py")):
         if "emulator" in path.parts:

@@ -120,6 +120,11 @@ def verify(settings: Settings, scope: Scope, count: Count | None = None) -> list
     from log_ingestion.wiring import build_sink
 
     sink, store = build_sink(settings)
+    if not isinstance(sink, ParquetSink) or not isinstance(store, JsonCheckpointStore):
+        raise ConfigError(
+            "verify reads the Parquet folder layout; for Delta tables, compare with "
+            "DuckDB's delta_scan or polars.read_delta (a verify of Delta tables is not built yet)"
+        )
     verdicts = []
     for checkpoint in chosen_checkpoints(store, scope):
         windows = committed_windows(checkpoint, scope)
@@ -177,7 +182,8 @@ def repair(settings: Settings, verdicts: Iterable[Verdict]) -> list[Window]:
     sent: list[Window] = []
     with assemble(settings, process.STOP) as pieces:
         for log, table, windows in _by_log(differing):
-            _quarantine(pieces.sink, table, differing)
+            if isinstance(pieces.sink, ParquetSink):
+                _quarantine(pieces.sink, table, differing)
             for start_ms, end_ms in ranges(windows):
                 request = Request(
                     end_ms=end_ms, start_ms=start_ms, lag_ms=settings.follow_lag_ms, rescan=True

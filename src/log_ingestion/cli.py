@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from log_ingestion import cli_maintenance, cli_state, notices, process
+from log_ingestion import cli_demo, cli_maintenance, cli_state, notices, process
 from log_ingestion.cli_state import ApiKeyOption
 from log_ingestion.emulator.command import emulator as emulator_command
 from log_ingestion.errors import (
@@ -55,6 +55,11 @@ app = typer.Typer(
 # names, table folders and committed ranges with "…". A terminal keeps its own width.
 PIPED_WIDTH = 240
 T = TypeVar("T")
+
+FOLLOW_WITH_TO = (
+    "--to: --follow runs until stopped and takes no --to; drop --to, or drop --follow to stop "
+    "at --to"
+)
 
 KEY_ON_COMMAND_LINE = (
     "--api-key: the API key is never taken on the command line (it would be visible in the "
@@ -110,17 +115,16 @@ def settings_for(
     from log_ingestion.config import load_settings
 
     settings = load_settings(require_output=require_output, require_key=require_key)
-    _start_logging(settings)
+    start_logging(settings)
     return settings
 
 
-def _start_logging(settings: Settings) -> None:
-    """Configure logging once, with the API key as a value no line may carry; start a trace.
-    A stop asked for while starting ends the command here (exit 0)."""
+def start_logging(settings: Settings) -> None:
+    """Configure logging once, with every secret as a value no line may carry; start a
+    trace. A stop asked for while starting ends the command here (exit 0)."""
     from log_ingestion.logging import configure_logging, start_trace
 
-    key = settings.rapid7_api_key.get_secret_value() if settings.rapid7_api_key else ""
-    configure_logging(settings.log_level, settings.log_format, secrets=[key])
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secret_values())
     start_trace()
     process.logging_configured()
     if process.STOP.is_set():
@@ -202,26 +206,18 @@ def run(
 
     def body() -> RunSummary:
         from log_ingestion import metrics
-        from log_ingestion.ingest import execute
-        from log_ingestion.shard import parse_shard
-        from log_ingestion.wiring import build_request
 
         if follow_mode and to != "now":
-            raise ConfigError(
-                "--to: --follow runs until stopped and takes no --to; drop --to, or drop --follow to stop at --to"
-            )
-        settings = settings_for(api_key, require_output=True)
-        if logs is not None:
-            settings.rapid7_log_ids = [part.strip() for part in logs.split(",") if part.strip()]
-        if shard is not None:
-            settings.shard = str(parse_shard(shard, option="--shard"))
-        server = metrics.serve(metrics_port, metrics_host) if metrics_port is not None else None
-        try:
+            raise ConfigError(FOLLOW_WITH_TO)
+        settings = _run_settings(api_key, logs, shard)
+        with metrics.serving(metrics_port, metrics_host):
+            from log_ingestion.ingest import execute
+            from log_ingestion.wiring import build_request
+
             request = build_request(settings, from_, to, rescan=rescan)
-            return execute(settings, request, follow_mode=follow_mode, progress=_progress(settings))
-        finally:
-            if server is not None:
-                server.close()
+            return execute(
+                settings, request, follow_mode=follow_mode, progress=progress_for(settings)
+            )
 
     try:
         summary = guarded(body)
@@ -233,10 +229,22 @@ def run(
     from log_ingestion.report import print_summary
 
     print_summary(out(), summary)
-    _exit_if_failed(summary)
+    exit_if_failed(summary)
 
 
-def _progress(settings: Settings) -> TerminalProgress | None:
+def _run_settings(api_key: str | None, logs: str | None, shard: str | None) -> Settings:
+    """The settings, with what `--logs` and `--shard` say over what the environment does."""
+    from log_ingestion.shard import parse_shard
+
+    settings = settings_for(api_key, require_output=True)
+    if logs is not None:
+        settings.rapid7_log_ids = [part.strip() for part in logs.split(",") if part.strip()]
+    if shard is not None:
+        settings.shard = str(parse_shard(shard, option="--shard"))
+    return settings
+
+
+def progress_for(settings: Settings) -> TerminalProgress | None:
     """Bars for a person at a terminal; none for a service or JSON lines."""
     if sys.stderr.isatty() and settings.log_format != "json":
         from log_ingestion.progress import TerminalProgress
@@ -245,7 +253,7 @@ def _progress(settings: Settings) -> TerminalProgress | None:
     return None
 
 
-def _exit_if_failed(summary: RunSummary) -> None:
+def exit_if_failed(summary: RunSummary) -> None:
     """One `error:` line per distinct problem, naming its logs; exit with the gravest code.
 
     A failing log does not stop the others, so its error lives in the summary, not in an
@@ -311,6 +319,15 @@ def check(api_key: ApiKeyOption = None) -> None:
         out().print(f"API reached and key accepted; {len(chosen)} log(s) to ingest:")
         for log in chosen:
             out().print(f"  {log.id}  {log.name}", markup=False)
+        if settings.resolved_table_format == "delta":
+            from log_ingestion.wiring import check_lake
+
+            check_lake(settings)
+            out().print(
+                f"Delta output reachable, conditional writes honoured: {settings.output_dir}",
+                markup=False,
+            )
+            return
         _check_output(settings.output_dir)
         out().print(f"output folder writable: {settings.output_dir}", markup=False)
 
@@ -330,51 +347,14 @@ def _check_output(output_dir: str) -> None:
         raise ConfigError(f"OUTPUT_DIR: {output_dir} is not writable ({exc.strerror})") from None
 
 
-# -- demo and emulator -------------------------------------------------------------------
-
-
-@app.command()
-def demo(
-    output: Annotated[Path, typer.Option(help="Folder for the Parquet tables.")] = Path(
-        "demo-output"
-    ),
-    events_per_log: Annotated[
-        int, typer.Option(min=1, help="Sample events in each of the 6 logs.")
-    ] = 20_000,
-) -> None:
-    """Start the bundled emulator, ingest its sample logs, print a summary and rows read back."""
-    from log_ingestion import demo as sample
-    from log_ingestion.report import print_summary
-
-    def body() -> RunSummary:
-        from log_ingestion.ingest import execute
-        from log_ingestion.wiring import build_request
-
-        dataset = sample.sample_dataset(events_per_log)
-        with sample.start_emulator(dataset) as emulator:
-            settings = sample.demo_settings(emulator.url, output, log_level="WARNING")
-            _start_logging(settings)
-            out().print(
-                f"emulator serving 6 sample logs at {emulator.url}; ingesting into {output}/"
-            )
-            request = build_request(
-                settings, str(dataset.start_ms), str(dataset.end_ms), rescan=True
-            )
-            return execute(settings, request, progress=_progress(settings))
-
-    summary = guarded(body)
-    print_summary(out(), summary)
-    note = sample.parse_errors_note(summary)
-    if note is not None:
-        out().print(note, markup=False)
-    sample.show_rows(out(), summary, output)
-    _exit_if_failed(summary)
+# -- commands in their own modules ------------------------------------------------------
 
 
 app.command("emulator")(emulator_command)
 app.add_typer(cli_state.state_app, name="state")
 app.command("verify")(cli_state.verify)
 app.command("compact")(cli_maintenance.compact)
+app.command("demo")(cli_demo.demo)
 
 
 # -- the process -------------------------------------------------------------------------

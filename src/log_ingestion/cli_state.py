@@ -18,7 +18,7 @@ from log_ingestion.errors import ConfigError
 if TYPE_CHECKING:
     from log_ingestion.audit import Count
     from log_ingestion.config import Settings
-    from log_ingestion.state import JsonCheckpointStore
+    from log_ingestion.state import CheckpointStore
 
 state_app = typer.Typer(
     help="Show or rewind what each log has committed.",
@@ -40,11 +40,11 @@ def state_show(ctx: typer.Context, api_key: ApiKeyOption = None) -> None:
 
     def body() -> None:
         from log_ingestion.report import print_state
-        from log_ingestion.state import JsonCheckpointStore
         from log_ingestion.timeparse import now_ms
+        from log_ingestion.wiring import build_store
 
         settings = cli.settings_for(api_key, require_output=True)
-        print_state(cli.out(), JsonCheckpointStore(settings.resolved_state_dir).list(), now_ms())
+        print_state(cli.out(), build_store(settings).list(), now_ms())
 
     cli.guarded(body)
 
@@ -62,17 +62,17 @@ def state_reset(
     from log_ingestion import cli
 
     def body() -> None:
-        from log_ingestion.state import JsonCheckpointStore
+        from log_ingestion.wiring import build_store
 
         settings = cli.settings_for(api_key, require_output=True)
-        store = JsonCheckpointStore(settings.resolved_state_dir)
+        store = build_store(settings)
         with store.exclusive():
             _reset(store, log, from_)
 
     cli.guarded(body)
 
 
-def _reset(store: JsonCheckpointStore, log: str, from_: str | None) -> None:
+def _reset(store: CheckpointStore, log: str, from_: str | None) -> None:
     from log_ingestion import cli
     from log_ingestion.timeparse import format_ms, now_ms, parse_time
 

@@ -8,12 +8,10 @@ readable line per variable, never with the value itself (it may be the API key).
 from __future__ import annotations
 
 import errno
-import ipaddress
 import os
 import time
 from pathlib import Path
 from typing import Annotated, Literal, get_args
-from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     Field,
@@ -26,127 +24,27 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from log_ingestion.config_values import (
+    Compression,
+    check_compression_level,
+    check_endpoint,
+    check_key,
+    local_path,
+    read_key_file,
+)
 from log_ingestion.errors import ConfigError
+from log_ingestion.outputs import check_output_uri, is_object_store, output_problems
 from log_ingestion.shard import Shard, parse_shard
 from log_ingestion.timeparse import parse_duration_ms, time_ms
 
 Region = Literal["us", "us2", "us3", "eu", "ca", "au", "ap"]
-Compression = Literal["snappy", "zstd", "gzip", "lz4", "none"]
+TableFormat = Literal["parquet", "delta"]
 REGIONS: tuple[str, ...] = get_args(Region)
-COMPRESSIONS: tuple[str, ...] = get_args(Compression)
 
 DAY_SECONDS = 86_400  # the longest any timeout or wait may be
 SECOND_MS = 1_000
 DAY_MS = DAY_SECONDS * SECOND_MS
-KEY_FILE_MAX_BYTES = 64 * 1024  # a key file holds one key; this stops a read of /dev/zero
 DOTENV = Path(".env")
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for localhost and any address in 127.0.0.0/8 or ::1."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_endpoint(url: str) -> str:
-    """Accept `https://` anywhere and `http://` only to loopback; return it without a trailing /."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            "must be an absolute http(s) URL such as https://us.rest.logs.insight.rapid7.com"
-        )
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ValueError("plain http is refused except to localhost/127.0.0.1; use https://")
-    return url.rstrip("/")
-
-
-def check_key(key: str) -> str:
-    """The key without surrounding whitespace; `ValueError` if it cannot be sent as a header.
-
-    An HTTP header value cannot begin or end with whitespace, so that is removed (a pasted
-    key often carries it). Anything else outside visible ASCII (a smart quote, a line break,
-    a control character, a space inside) would fail every request, so it is refused here.
-    """
-    key = key.strip()
-    if "\n" in key or "\r" in key:
-        raise ValueError("has a line break inside it; the key is one line")
-    if not key.isascii():
-        raise ValueError(
-            "has a non-ASCII character (such as a smart quote); copy the key again as plain text"
-        )
-    if any(not "!" <= char <= "~" for char in key):
-        raise ValueError(
-            "has a space or a control character inside it; a key is visible ASCII only"
-        )
-    return key
-
-
-def read_key_file(path: Path) -> str:
-    """The key in `path`, read as UTF-8 without a BOM, its line end and surrounding spaces."""
-    try:
-        with path.open("rb") as file:
-            raw = file.read(KEY_FILE_MAX_BYTES + 1)
-    except OSError as exc:
-        raise ValueError(f"RAPID7_API_KEY_FILE: cannot be read ({exc.strerror})") from None
-    if len(raw) > KEY_FILE_MAX_BYTES:
-        raise ValueError("RAPID7_API_KEY_FILE: is over 64 KiB; it should hold the key alone")
-    text = raw.decode("utf-8-sig", errors="replace")  # undecodable bytes fail as non-ASCII
-    if not text.strip():
-        raise ValueError("RAPID7_API_KEY_FILE: is empty; put the key in it")
-    try:
-        return check_key(text)
-    except ValueError as exc:
-        raise ValueError(f"RAPID7_API_KEY_FILE: the key in it {exc}") from None
-
-
-def codecs_with_levels() -> list[str]:
-    """The PARQUET_COMPRESSION codecs that take a PARQUET_COMPRESSION_LEVEL, per pyarrow."""
-    import pyarrow as pa  # here, not at import: `--help` must not wait for Arrow
-
-    return [
-        codec
-        for codec in COMPRESSIONS
-        if codec != "none" and pa.Codec.supports_compression_level(codec)
-    ]
-
-
-def check_compression_level(codec: str, level: int) -> None:
-    """`ValueError` unless pyarrow's `codec` takes compression level `level`."""
-    if codec not in codecs_with_levels():
-        raise ValueError(
-            f"PARQUET_COMPRESSION={codec} has no levels; unset PARQUET_COMPRESSION_LEVEL, "
-            f"or choose a PARQUET_COMPRESSION that has them ({', '.join(codecs_with_levels())})"
-        )
-    import pyarrow as pa
-
-    low = pa.Codec.minimum_compression_level(codec)
-    high = pa.Codec.maximum_compression_level(codec)
-    if not low <= level <= high:
-        raise ValueError(f"PARQUET_COMPRESSION={codec} takes levels {low} to {high}")
-
-
-def local_path(text: str) -> str:
-    """A `file://` URI as its local path, `~` expanded; any other `scheme://` as given."""
-    if text.startswith("~"):
-        expanded = os.path.expanduser(text)
-        # an empty HOME would make `~` the root folder
-        if expanded.startswith("~") or (os.environ.get("HOME") == "" and text[1:2] in ("", "/")):
-            raise ValueError(
-                "cannot expand ~ (HOME is empty or unset, or no such user); give a full path"
-            )
-        return expanded
-    if text[:7].lower() == "file://":
-        parts = urlsplit(text)
-        if parts.netloc not in ("", "localhost") or not parts.path:
-            raise ValueError("a file:// URI must name a local folder: file:///data/rapid7")
-        return unquote(parts.path)
-    return text
 
 
 class Settings(BaseSettings):
@@ -170,6 +68,19 @@ class Settings(BaseSettings):
 
     output_dir: str = ""
     state_dir: str | None = None
+    table_format: TableFormat | None = None  # default: delta on s3://, parquet on a local path
+
+    # the standard AWS variables, for an s3:// output; what is unset is left to the AWS
+    # chain of the object store (its environment, profile files, instance or web identity)
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = None
+    aws_region: str | None = None
+    aws_profile: str | None = None
+    aws_endpoint_url: str | None = None
+    aws_allow_http: bool = False
+    aws_shared_credentials_file: Path | None = None  # default ~/.aws/credentials
+    aws_config_file: Path | None = None  # default ~/.aws/config
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -215,7 +126,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("rapid7_region", "parquet_compression", mode="before")
+    @field_validator("rapid7_region", "parquet_compression", "table_format", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
@@ -239,6 +150,18 @@ class Settings(BaseSettings):
     @classmethod
     def _local_path(cls, value: str | None) -> str | None:
         return local_path(value) if value else value
+
+    @field_validator("output_dir")
+    @classmethod
+    def _output(cls, value: str) -> str:
+        return check_output_uri(value)
+
+    @field_validator(
+        "aws_access_key_id", "aws_region", "aws_profile", "aws_endpoint_url", mode="before"
+    )
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("parquet_compression_level")
     @classmethod
@@ -273,6 +196,19 @@ class Settings(BaseSettings):
     def _start(cls, value: str) -> str:
         time_ms(value, now_ms=int(time.time() * 1000))  # each run reads it again at its own now
         return value
+
+    @model_validator(mode="after")
+    def _object_store(self) -> Settings:
+        problems = output_problems(
+            self.output_dir,
+            self.table_format,
+            self.state_dir,
+            self.aws_endpoint_url,
+            allow_http=self.aws_allow_http,
+        )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _key_from_file(self) -> Settings:
@@ -315,6 +251,18 @@ class Settings(BaseSettings):
     def resolved_state_dir(self) -> str:
         return self.state_dir or f"{self.output_dir.rstrip('/')}/_state"
 
+    @property
+    def resolved_table_format(self) -> TableFormat:
+        """TABLE_FORMAT, or its default: delta on s3://, parquet on a local path."""
+        if self.table_format is not None:
+            return self.table_format
+        return "delta" if is_object_store(self.output_dir) else "parquet"
+
+    def secret_values(self) -> list[str]:
+        """Values no line of output may carry: the API key, the AWS secret key and token."""
+        secrets = [self.rapid7_api_key, self.aws_secret_access_key, self.aws_session_token]
+        return [secret.get_secret_value() for secret in secrets if secret is not None]
+
 
 def _describe(error: ErrorDetails) -> str:
     """One line for one problem: the variable, what is wrong. Never the value."""
@@ -355,7 +303,9 @@ def load_settings(
             "RAPID7_API_KEY: required; set it in the environment, .env, or RAPID7_API_KEY_FILE"
         )
     if require_output and not settings.output_dir:
-        problems.append("OUTPUT_DIR: required; set it to the folder where Parquet files go")
+        problems.append(
+            "OUTPUT_DIR: required; set it to the folder (or s3://bucket/prefix) where the tables go"
+        )
     if problems:
         raise ConfigError("\n".join(problems))
     return settings

@@ -18,7 +18,7 @@ from log_ingestion.logging import get_logger
 from log_ingestion.models import LogInfo
 from log_ingestion.pipeline import LogPlan, RunSummary
 from log_ingestion.progress import TerminalProgress
-from log_ingestion.schedule import Request, follow_cycle, plan
+from log_ingestion.schedule import Cycle, Request, follow_cycle, plan
 from log_ingestion.shard import Shard
 from log_ingestion.sink import table_dir_name
 from log_ingestion.source import LogSearchClient
@@ -155,22 +155,12 @@ def follow(
     while) is logged (`follow.cycle_failed`), counted, and tried again after a backoff; a
     configuration, key or storage error ends the service with the summary that says so.
     """
-    settings, stop = pieces.settings, pieces.stop
+    stop = pieces.stop
     summary, backoff = RunSummary(), Backoff()
     while not stop.is_set():
         if relist is not None and summary.logs:
             logs = _relisted(relist, logs)
-        # a table keeps the grid of its first run: follow the widest grid in use, so no
-        # cycle wakes before its windows can close
-        window_ms = max(
-            [settings.window_ms, *(pieces.store.load(log.id).window_ms for log in logs)]
-        )
-        cycle = follow_cycle(
-            now_ms(pieces.clock),
-            window_ms=window_ms,
-            lag_ms=request.lag_ms,
-            rescan_windows=settings.follow_rescan,
-        )
+        cycle = _next_cycle(pieces, logs, request)
         request = replace(request, end_ms=cycle.end_ms, rescan_from_ms=cycle.rescan_from_ms)
         done = run_once(pieces, logs, request)
         if any(is_fatal(log.error) for log in done.failed if log.error is not None):
@@ -187,6 +177,20 @@ def follow(
         get_logger().info("follow.sleep", rows=done.counts.rows, next_window_due_in_s=wait_s)
         stop.wait(wait_s)
     return replace(summary, interrupted=True)
+
+
+def _next_cycle(pieces: Pieces, logs: list[LogInfo], request: Request) -> Cycle:
+    """The windows closed by now. A table keeps the grid of its first run: follow the widest
+    grid in use, so no cycle wakes before its windows can close."""
+    window_ms = max(
+        [pieces.settings.window_ms, *(pieces.store.load(log.id).window_ms for log in logs)]
+    )
+    return follow_cycle(
+        now_ms(pieces.clock),
+        window_ms=window_ms,
+        lag_ms=request.lag_ms,
+        rescan_windows=pieces.settings.follow_rescan,
+    )
 
 
 def _relisted(relist: Callable[[], list[LogInfo]], logs: list[LogInfo]) -> list[LogInfo]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from log_ingestion.config import Settings
 from log_ingestion.errors import ConfigError
+from log_ingestion.sink import ParquetSink
 from log_ingestion.sink.compact import Compacted, compact_table
 from log_ingestion.wiring import build_sink
 
@@ -30,9 +31,16 @@ def check_retention(retention_ms: int, *, force: bool) -> None:
 
 
 def compact(
-    settings: Settings, log: str | None, *, before_ms: int | None, target_bytes: int
+    settings: Settings,
+    log: str | None,
+    *,
+    before_ms: int | None,
+    target_bytes: int,
+    vacuum_ms: int | None = None,
+    force: bool = False,
 ) -> list[TableDone]:
-    """Compact every table (or the one of `log`, by id or name) of the output."""
+    """Compact every table (or the one of `log`, by id or name) of the output, and with
+    `vacuum_ms` remove the files no version that recent references (Delta tables)."""
     sink, store = build_sink(settings)
     checkpoints = [cp for cp in store.list() if cp.table]
     if log is not None:
@@ -42,11 +50,21 @@ def compact(
         ]
         if not checkpoints:
             raise ConfigError(f"--log: no table for {log!r}; `log-ingestion state` lists them")
-    return [
-        TableDone(
-            cp.log_name,
-            cp.table,
-            compact_table(sink, cp.table, before_ms=before_ms, target_bytes=target_bytes),
-        )
-        for cp in checkpoints
-    ]
+    if isinstance(sink, ParquetSink):
+        return [
+            TableDone(
+                cp.log_name,
+                cp.table,
+                compact_table(sink, cp.table, before_ms=before_ms, target_bytes=target_bytes),
+            )
+            for cp in checkpoints
+        ]
+    from log_ingestion.sink.delta_maintenance import compact_lake_table, vacuum_lake_table
+
+    done = []
+    for cp in checkpoints:
+        table = sink.lake.table(cp.table)
+        compacted = compact_lake_table(table, before_ms=before_ms, target_bytes=target_bytes)
+        removed = vacuum_lake_table(table, retention_ms=vacuum_ms, force=force) if vacuum_ms else 0
+        done.append(TableDone(cp.log_name, cp.table, compacted, removed))
+    return done

@@ -334,6 +334,17 @@ def serve(port: int, addr: str = "127.0.0.1") -> MetricsServer:
     return MetricsServer(server, thread)
 
 
+@contextmanager
+def serving(port: int | None, addr: str = "127.0.0.1") -> Iterator[None]:
+    """`/metrics` served for the block's time when a port is given (see `serve`)."""
+    server = serve(port, addr) if port is not None else None
+    try:
+        yield
+    finally:
+        if server is not None:
+            server.close()
+
+
 def write_textfile(path: str | os.PathLike[str]) -> None:
     """Atomically write the registry in the text exposition format, readable by all."""
     target = Path(path)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -21,6 +22,10 @@ from log_ingestion.source import ClientOptions, LogSearchClient, RateLimiter
 from log_ingestion.state import JsonCheckpointStore
 from log_ingestion.timeparse import format_ms, now_ms, parse_time
 
+if TYPE_CHECKING:  # deltalake is imported only where a Delta output is used
+    from log_ingestion.sink.delta import DeltaSink, Lake
+    from log_ingestion.state.delta_store import DeltaCheckpointStore
+
 
 @dataclass(slots=True)
 class Pieces:
@@ -28,8 +33,8 @@ class Pieces:
 
     settings: Settings
     client: LogSearchClient
-    sink: ParquetSink
-    store: JsonCheckpointStore
+    sink: ParquetSink | DeltaSink
+    store: JsonCheckpointStore | DeltaCheckpointStore
     pipeline: Pipeline
     stop: threading.Event
     clock: Callable[[], float] = time.time
@@ -73,7 +78,16 @@ def _tls_verification(settings: Settings) -> bool | ssl.SSLContext:
         raise ConfigError(f"RAPID7_CA_BUNDLE: cannot load it ({exc})") from None
 
 
-def build_sink(settings: Settings) -> tuple[ParquetSink, JsonCheckpointStore]:
+def build_sink(
+    settings: Settings,
+) -> tuple[ParquetSink | DeltaSink, JsonCheckpointStore | DeltaCheckpointStore]:
+    """The sink of TABLE_FORMAT and the checkpoint store that goes with it."""
+    if settings.resolved_table_format == "delta":
+        from log_ingestion.sink.delta import DeltaSink
+        from log_ingestion.state.delta_store import DeltaCheckpointStore
+
+        lake = build_lake(settings)
+        return DeltaSink(lake), DeltaCheckpointStore(lake)
     store = JsonCheckpointStore(settings.resolved_state_dir)
     sink = ParquetSink(
         settings.output_dir,
@@ -85,6 +99,30 @@ def build_sink(settings: Settings) -> tuple[ParquetSink, JsonCheckpointStore]:
     return sink, store
 
 
+def build_store(settings: Settings) -> JsonCheckpointStore | DeltaCheckpointStore:
+    """The checkpoint store alone (`state`, `state reset`)."""
+    if settings.resolved_table_format == "delta":
+        from log_ingestion.state.delta_store import DeltaCheckpointStore
+
+        return DeltaCheckpointStore(build_lake(settings))
+    return JsonCheckpointStore(settings.resolved_state_dir)
+
+
+def check_lake(settings: Settings) -> None:
+    """The Delta output reachable and safe: the bucket answers, conditional writes hold."""
+    build_lake(settings).ensure_root()
+
+
+def build_lake(settings: Settings) -> Lake:
+    from log_ingestion.sink.delta import Lake, writer_properties
+    from log_ingestion.sink.lake_store import lake_options
+
+    writer = writer_properties(
+        settings.parquet_compression, settings.parquet_compression_level, settings.row_group_rows
+    )
+    return Lake(lake_options(settings), writer)
+
+
 def pipeline_options(settings: Settings) -> PipelineOptions:
     return PipelineOptions(
         query=settings.rapid7_query,
@@ -94,9 +132,18 @@ def pipeline_options(settings: Settings) -> PipelineOptions:
         query_windows=settings.query_windows,
         query_events=settings.query_events,
         query_logs=settings.query_logs,
-        unit_rows=settings.row_group_rows,
+        unit_rows=unit_rows(settings),
         keep_message=settings.keep_message,
     )
+
+
+def unit_rows(settings: Settings) -> int:
+    """Rows a commit gathers before it closes at a window end (fewer for Delta: see UNIT_ROWS)."""
+    if settings.resolved_table_format == "delta":
+        from log_ingestion.sink.delta import UNIT_ROWS
+
+        return min(settings.row_group_rows, UNIT_ROWS)
+    return settings.row_group_rows
 
 
 @contextmanager

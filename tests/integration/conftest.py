@@ -36,6 +36,8 @@ from log_ingestion.state import JsonCheckpointStore
 from log_ingestion.timeparse import now_ms
 from log_ingestion.wiring import assemble, build_sink, pipeline_options
 
+from ..support.measured import coverage_env
+
 SAMPLE_LOGS = (
     "firewall-traffic",
     "cdn-access-noheader",
@@ -182,6 +184,7 @@ class Harness:
     def env(self, **extra: str) -> dict[str, str]:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            **coverage_env(),
             "HOME": str(self.tmp_path),
             "LANG": "C.UTF-8",
             "RAPID7_API_KEY": DEFAULT_API_KEY,

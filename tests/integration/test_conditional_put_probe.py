@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from pyarrow import fs
 
-from ..support.conditional_put import probe_conditional_put
+from log_ingestion.sink.conditional_put import UnsafeStoreError, probe_conditional_put
+
+from ..support.careless_store import careless_store
 from ..support.s3 import S3Bucket
 
 
@@ -28,3 +30,18 @@ def test_a_store_told_not_to_use_conditional_put_refuses_to_commit(s3_bucket: S3
     options = {**s3_bucket.storage_options(), "conditional_put": "disabled"}
     with pytest.raises(OSError, match="conditional put is disabled"):
         probe_conditional_put(s3_bucket.uri("tables"), options)
+
+
+def test_a_store_that_ignores_conditional_put_is_refused() -> None:
+    """A store double that accepts every PUT lets the stale writer replace version 1: the
+    probe says so, naming the header, and the sink would refuse to start."""
+    with careless_store() as endpoint:
+        options = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "k",
+            "AWS_SECRET_ACCESS_KEY": "s",
+            "AWS_REGION": "us-east-1",
+            "AWS_ALLOW_HTTP": "true",
+        }
+        with pytest.raises(UnsafeStoreError, match=r"ignores conditional writes \(If-None-Match"):
+            probe_conditional_put("s3://bucket/tables", options)

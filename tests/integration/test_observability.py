@@ -19,6 +19,8 @@ from typing import Any
 
 from log_ingestion.emulator import Dataset, Emulator, Faults
 
+from ..support.measured import coverage_env
+
 EmulatorFactory = Callable[..., Emulator]
 SECRET_KEY = "obs-test-key-7f3a9c21d04e4b6f"
 LOGS = ("firewall-traffic", "idr-auth-json")
@@ -31,6 +33,7 @@ def cli_env(emulator: Emulator, output: Path, **settings: str) -> dict[str, str]
     """Only what the CLI needs, so the caller's own settings never leak in."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        **coverage_env(),
         "LANG": "C.UTF-8",
         "RAPID7_API_KEY": SECRET_KEY,
         "RAPID7_API_ENDPOINT": emulator.url,

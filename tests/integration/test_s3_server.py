@@ -11,7 +11,7 @@ import pytest
 from deltalake import DeltaTable, QueryBuilder, write_deltalake
 from pyarrow import fs
 
-from ..support.s3 import S3Bucket, SeaweedServer, signed_request
+from ..support.s3 import S3Bucket, SeaweedServer, create_bucket, signed_request
 
 
 def test_object_round_trip(s3_bucket: S3Bucket) -> None:
@@ -23,7 +23,7 @@ def test_object_round_trip(s3_bucket: S3Bucket) -> None:
 
 
 def test_each_test_gets_a_fresh_bucket(s3_server: SeaweedServer, s3_bucket: S3Bucket) -> None:
-    other = s3_server.create_bucket()
+    other = create_bucket(s3_server)
     assert other.name != s3_bucket.name
     store = s3_bucket.filesystem()
     with store.open_output_stream(f"{s3_bucket.name}/only-here") as out:

@@ -2,13 +2,12 @@
 
 import pytest
 
-from log_ingestion.config import (
-    Settings,
+from log_ingestion.config import Settings, load_settings
+from log_ingestion.config_values import (
     check_compression_level,
     check_endpoint,
     check_key,
     codecs_with_levels,
-    load_settings,
     local_path,
 )
 from log_ingestion.errors import ConfigError

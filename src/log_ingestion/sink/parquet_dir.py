@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from log_ingestion.config import COMPRESSIONS
+from log_ingestion.config_values import COMPRESSIONS
 from log_ingestion.errors import ConfigError, StorageError
 from log_ingestion.models import Window
 from log_ingestion.sink import journal, locks

@@ -15,9 +15,9 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import SecretStr
 
-from log_ingestion.config import is_loopback_host
 from log_ingestion.errors import ApiError, QueryRejectedError, QueryTimeoutError
 from log_ingestion.models import EventPage, LogInfo, Window
+from log_ingestion.outputs import is_loopback_host
 from log_ingestion.source.pages import (
     Body,
     events_of,

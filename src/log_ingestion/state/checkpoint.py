@@ -119,6 +119,11 @@ class LogCheckpoint:
         recent = [*recent, entry][-RECENT_VERIFICATIONS:]
         return replace(self, verification=_totals(recent))
 
+    def with_recent_limit(self, limit: int) -> LogCheckpoint:
+        """Only the newest `limit` verifications kept, the totals over them."""
+        recent = list(self.verification.get("recent", []))[-limit:]
+        return replace(self, verification=_totals(recent))
+
     def rewound(self, from_ms: int) -> LogCheckpoint:
         """Forget what was committed at or after `from_ms` so it is ingested again.
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from log_ingestion.config import COMPRESSIONS
+from log_ingestion.config_values import COMPRESSIONS
 from log_ingestion.errors import ConfigError, StorageError
 from log_ingestion.models import Window
 from log_ingestion.sink import ParquetSink, Published, WindowWriter, open_dataset
