@@ -6,11 +6,14 @@ when it runs.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from log_ingestion.cli_state import ApiKeyOption
+
+if TYPE_CHECKING:
+    from log_ingestion.maintenance import TableDone
 
 LogOption = Annotated[str | None, typer.Option("--log", help="Log id or name (default: all).")]
 BeforeOption = Annotated[
@@ -50,18 +53,27 @@ def compact(
         maintenance.check_retention(retention_ms, force=force)
         before_ms = parse_time(before, now_ms=now_ms(), option="--before") if before else None
         done = maintenance.compact(
-            settings, log, before_ms=before_ms, target_bytes=target_mb * 2**20
+            settings,
+            log,
+            before_ms=before_ms,
+            target_bytes=target_mb * 2**20,
+            vacuum_ms=retention_ms if vacuum else None,
         )
         for table in done:
-            merged = table.compacted
-            cli.out().print(
-                f"{table.log_name}: {merged.files_before} files in {merged.partitions} "
-                f"partitions merged into {merged.files_after} ({merged.rows:,} rows)",
-                markup=False,
-            )
-        if vacuum:
+            cli.out().print(_described(table, vacuum=vacuum), markup=False)
+        if vacuum and settings.resolved_table_format == "parquet":
             cli.out().print(
                 "nothing to vacuum: the Parquet folder deletes replaced files as it publishes"
             )
 
     cli.guarded(body)
+
+
+def _described(table: TableDone, *, vacuum: bool) -> str:
+    merged = table.compacted
+    rows = f" ({merged.rows:,} rows)" if merged.rows else ""  # Delta's compaction does not say
+    line = (
+        f"{table.log_name}: {merged.files_before} files in {merged.partitions} partitions "
+        f"merged into {merged.files_after}{rows}"
+    )
+    return f"{line}; {table.vacuumed} unreferenced files removed" if vacuum else line

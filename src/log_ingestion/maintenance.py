@@ -37,7 +37,6 @@ def compact(
     before_ms: int | None,
     target_bytes: int,
     vacuum_ms: int | None = None,
-    force: bool = False,
 ) -> list[TableDone]:
     """Compact every table (or the one of `log`, by id or name) of the output, and with
     `vacuum_ms` remove the files no version that recent references (Delta tables)."""
@@ -65,6 +64,6 @@ def compact(
     for cp in checkpoints:
         table = sink.lake.table(cp.table)
         compacted = compact_lake_table(table, before_ms=before_ms, target_bytes=target_bytes)
-        removed = vacuum_lake_table(table, retention_ms=vacuum_ms, force=force) if vacuum_ms else 0
+        removed = vacuum_lake_table(table, retention_ms=vacuum_ms) if vacuum_ms is not None else 0
         done.append(TableDone(cp.log_name, cp.table, compacted, removed))
     return done

@@ -52,7 +52,7 @@ def test_the_metadata_keeps_only_the_newest_verifications():
 
 
 def test_a_commit_without_our_keys_carries_no_checkpoint():
-    """Compaction and vacuum commits are passed over."""
+    """Another writer's compaction and vacuum commits are passed over."""
     assert from_entry({"operation": "OPTIMIZE"}, "t") is None
 
 
@@ -61,6 +61,17 @@ def test_the_newest_entry_with_a_checkpoint_wins():
     older, newer = with_windows(BASE, 0), with_windows(BASE, 0, 1)
     entries = [{"operation": "OPTIMIZE"}, to_metadata(newer), to_metadata(older)]
     assert newer == newest(entries, "t")
+
+
+def test_a_maintenance_copy_counts_only_when_no_other_checkpoint_is_left():
+    """A compaction that read the table before a window's commit landed after it: its copy
+    misses that window, so the window's own commit below it wins. After the Delta log's
+    cleanup left only copies, the newest copy is the checkpoint."""
+    before, after = with_windows(BASE, 0), with_windows(BASE, 0, 1)
+    stale_copy = to_metadata(before, carried=True)
+    assert after == newest([stale_copy, to_metadata(after, Window(HOUR, 2 * HOUR))], "t")
+    assert newest([stale_copy], "t") is None
+    assert before == newest([{"operation": "OPTIMIZE"}, stale_copy], "t", copies=True)
 
 
 def test_damaged_metadata_is_a_storage_error():

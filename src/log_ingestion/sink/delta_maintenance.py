@@ -43,15 +43,19 @@ def compact_lake_table(table: LakeTable, *, before_ms: int | None, target_bytes:
     )
 
 
-def vacuum_lake_table(table: LakeTable, *, retention_ms: int, force: bool) -> int:
-    """Remove the files no version newer than `retention_ms` ago references; how many."""
+def vacuum_lake_table(table: LakeTable, *, retention_ms: int) -> int:
+    """Remove the files no version newer than `retention_ms` ago references; how many.
+
+    The retention is the command's (`--retention`, at least a day unless forced), not the
+    table's `delta.deletedFileRetentionDuration`: delta-rs would refuse anything under that
+    (7 days by default) with an error of its own."""
     hours = math.ceil(retention_ms / 3_600_000)
 
     def run(delta: DeltaTable, properties: CommitProperties) -> list[str]:
         return delta.vacuum(
             retention_hours=hours,
             dry_run=False,
-            enforce_retention_duration=not force,
+            enforce_retention_duration=False,
             commit_properties=properties,
         )
 

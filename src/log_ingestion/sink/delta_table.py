@@ -92,8 +92,10 @@ class LakeTable:
         for limit in SEARCH_LIMITS:
             entries = table.history(limit)
             found = newest(entries, self.uri)
-            if found is not None or limit is None or len(entries) < limit:
+            if found is not None:
                 return found
+            if limit is None or len(entries) < limit:  # the whole history: a copy, if any
+                return newest(entries, self.uri, copies=True)
         return None
 
     def _catch_up(self, known: int) -> list[dict[str, Any]]:
@@ -203,7 +205,8 @@ class LakeTable:
                 known = table.version()
                 try:
                     with translated(f"maintain table {self.name}", self._options):
-                        return operation(table, self._properties(self.checkpoint, None))
+                        properties = self._properties(self.checkpoint, None, carried=True)
+                        return operation(table, properties)
                 except CommitFailedError as exc:
                     self._conflicted(attempt, exc, known)
         raise self._kept_conflicting()
@@ -235,6 +238,7 @@ class LakeTable:
         *,
         version: int | None = None,
         retries: int | None = None,
+        carried: bool = False,
     ) -> CommitProperties:
         if checkpoint is None:
             return CommitProperties(max_commit_retries=retries)
@@ -242,7 +246,7 @@ class LakeTable:
         if version is None:
             version = (self._require().transaction_version(app) or 0) + 1
         return CommitProperties(
-            custom_metadata=to_metadata(checkpoint, window),
+            custom_metadata=to_metadata(checkpoint, window, carried=carried),
             app_transactions=[Transaction(app, version)],
             max_commit_retries=retries,
         )

@@ -8,9 +8,19 @@ of `DeltaTable.history()` entries):
                                its verifications bounded to the newest RECENT_IN_TABLE
     log_ingestion.window       `<start_ms>-<end_ms>`: the range the commit replaced
 
-Commits without them (compaction, vacuum, other writers) are passed over: the checkpoint
-is the one of the newest commit that has it. Two workers committing to one table merge:
-the table's newest checkpoint, plus what this commit adds (`merged`).
+    log_ingestion.carried      on a maintenance commit (compaction, vacuum): its checkpoint
+                               is a copy, as the maintenance read it
+
+Commits without them (other writers) are passed over: the checkpoint is the one of the
+newest commit that has it. Two workers committing to one table merge: the table's newest
+checkpoint, plus what this commit adds (`merged`); their commits conflict through the log's
+application transaction.
+
+A maintenance commit carries a copy so that the checkpoint outlives the Delta log's own
+cleanup of old commits (30 days by default) on a log that is quiet that long. Its commit
+does not conflict with a window committed meanwhile (delta-rs checks the application
+transaction of writes, not of a compaction), so the copy may be older than that window's
+commit: a copy counts only when no commit of ours without one is left in the history.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from log_ingestion.state.checkpoint import (
 
 CHECKPOINT_KEY = "log_ingestion.checkpoint"
 WINDOW_KEY = "log_ingestion.window"
+CARRIED_KEY = "log_ingestion.carried"
 APP_PREFIX = "log-ingestion:"
 RECENT_IN_TABLE = 100  # verifications kept in each commit: a commit stays a few KiB
 
@@ -41,12 +52,17 @@ def app_id(log_id: str) -> str:
     return f"{APP_PREFIX}{log_id}"
 
 
-def to_metadata(checkpoint: LogCheckpoint, window: Window | None = None) -> dict[str, str]:
-    """The custom commit metadata that carries `checkpoint` (and the range replaced)."""
+def to_metadata(
+    checkpoint: LogCheckpoint, window: Window | None = None, *, carried: bool = False
+) -> dict[str, str]:
+    """The custom commit metadata that carries `checkpoint` (and the range replaced), or
+    with `carried` a copy of it on a maintenance commit."""
     document = to_document(checkpoint.with_recent_limit(RECENT_IN_TABLE))
     metadata = {CHECKPOINT_KEY: json.dumps(document, separators=(",", ":"), sort_keys=True)}
     if window is not None:
         metadata[WINDOW_KEY] = f"{window.start_ms}-{window.end_ms}"
+    if carried:
+        metadata[CARRIED_KEY] = "true"
     return metadata
 
 
@@ -64,12 +80,16 @@ def from_entry(entry: Mapping[str, Any], where: str) -> LogCheckpoint | None:
     return from_document(document, where)
 
 
-def newest(entries: Iterable[Mapping[str, Any]], where: str) -> LogCheckpoint | None:
-    """The checkpoint of the newest entry that has one (entries newest first)."""
+def newest(
+    entries: Iterable[Mapping[str, Any]], where: str, *, copies: bool = False
+) -> LogCheckpoint | None:
+    """The checkpoint of the newest entry that has one (entries newest first), passing over
+    the copies maintenance commits carry unless `copies` (none other is left)."""
     for entry in entries:
-        found = from_entry(entry, where)
-        if found is not None:
-            return found
+        if copies or entry.get(CARRIED_KEY) is None:
+            found = from_entry(entry, where)
+            if found is not None:
+                return found
     return None
 
 
