@@ -42,6 +42,7 @@ from log_ingestion.state.in_table import app_id, covers, merged, newest, to_meta
 T = TypeVar("T")
 ATTEMPTS = 8
 BACKOFF_S = 0.05
+DELTA_LOG = "_delta_log"
 SEARCH_LIMITS = (1, 16, None)  # history read back this far for the newest checkpoint
 SKIPPED = Published(files=(), rows=0, bytes=0)
 
@@ -271,7 +272,7 @@ class LakeTable:
     def _published(self, version: int, rows: int) -> Published:
         """What a commit added and removed, from its own log entry (one small read)."""
         try:
-            entry = self._files().open_input_file(f"_delta_log/{version:020d}.json").read()
+            entry = self._files().open_input_file(f"{DELTA_LOG}/{version:020d}.json").read()
         except OSError:  # committed all the same; only the figures are missing
             return Published(files=(), rows=rows, bytes=0)
         actions = [json.loads(line) for line in entry.decode().splitlines() if line.strip()]
@@ -282,11 +283,13 @@ class LakeTable:
 
     def _refuse_foreign_files(self) -> None:
         """A folder that holds files but no Delta log (Parquet tables of TABLE_FORMAT=parquet)
-        is not made a Delta table: its files would be invisible, and a vacuum would delete them."""
+        is not made a Delta table: its files would be invisible, and a vacuum would delete them.
+        A Delta log is another writer's table appearing since `refresh` (its first commit
+        comes before any file of rows): `create` then finds it."""
         with translated(f"list {self.name}", self._options):
             selector = pafs.FileSelector(self.name, recursive=False, allow_not_found=True)
             found = self._root_files().get_file_info_selector(selector)
-        if found:
+        if found and DELTA_LOG not in {info.base_name for info in found}:
             raise StorageError(
                 f"{self.uri} holds files but is not a Delta table (a Parquet table of "
                 "TABLE_FORMAT=parquet?); move it away or choose another OUTPUT_DIR"
