@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from log_ingestion import process
-from log_ingestion.errors import ConfigError, StopRequestedError
+from log_ingestion.errors import ApiError, ConfigError, StopRequestedError
 from log_ingestion.logging import get_logger
 from log_ingestion.models import LogInfo, Window
 from log_ingestion.schedule import grid_windows
@@ -173,7 +173,8 @@ def audit_log(
 
 def repair(settings: Settings, verdicts: Iterable[Verdict]) -> list[Window]:
     """Ingest every differing window again through the run path (`run_once`, rescan), after
-    moving its strays aside into `<table>/_quarantine/`; the windows sent again."""
+    moving its strays aside into `<table>/_quarantine/`; the windows sent again. A window
+    that fails raises its log's error; a stop, `StopRequestedError`."""
     from log_ingestion.ingest import run_once
     from log_ingestion.schedule import Request
     from log_ingestion.wiring import assemble
@@ -189,8 +190,10 @@ def repair(settings: Settings, verdicts: Iterable[Verdict]) -> list[Window]:
                     end_ms=end_ms, start_ms=start_ms, lag_ms=settings.follow_lag_ms, rescan=True
                 )
                 summary = run_once(pieces, [log], request)
-                if summary.failed or summary.interrupted:
-                    return sent
+                for failed in summary.failed:  # its own line and exit code, as `run` gives
+                    raise failed.error or ApiError(failed.message or "the repair failed")
+                if summary.interrupted:
+                    raise StopRequestedError("stopped while repairing")
                 sent += [window for window in windows if start_ms <= window.start_ms < end_ms]
     return sent
 

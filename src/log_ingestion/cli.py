@@ -12,6 +12,7 @@ lines are JSON).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
 from functools import cache
@@ -23,13 +24,7 @@ import typer
 from log_ingestion import cli_demo, cli_maintenance, cli_state, notices, process
 from log_ingestion.cli_state import ApiKeyOption
 from log_ingestion.emulator.command import emulator as emulator_command
-from log_ingestion.errors import (
-    EXIT_CODES,
-    ConfigError,
-    LogIngestionError,
-    StopRequestedError,
-    exit_code,
-)
+from log_ingestion.errors import ConfigError, LogIngestionError, StopRequestedError, exit_code
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,7 +35,7 @@ if TYPE_CHECKING:
     from log_ingestion.pipeline import RunSummary
     from log_ingestion.progress import TerminalProgress
 
-__all__ = ["EXIT_CODES", "app", "exit_code", "main"]
+__all__ = ["app", "exit_code", "main"]
 
 # Plain help (no rich panels): flags show no `<bool>`, and rich is not imported for it.
 app = typer.Typer(
@@ -84,7 +79,7 @@ def _fail(exc: LogIngestionError) -> typer.Exit:
 
 def _prepare_notices() -> None:
     """Before the first line on stderr of a command that failed before its settings were
-    read (a usage error, a missing key): the format LOG_FORMAT asks for, and the key to
+    read (a usage error, a missing key): the format LOG_FORMAT asks for, and the secrets to
     redact, from what of the configuration can be read; `auto` when nothing can."""
     if notices.configured():
         return
@@ -94,8 +89,8 @@ def _prepare_notices() -> None:
         settings = load_settings(require_key=False)
     except LogIngestionError:
         return
-    key = settings.rapid7_api_key.get_secret_value() if settings.rapid7_api_key else ""
-    notices.configure(as_json=notices.wants_json(settings.log_format, sys.stderr), secrets=[key])
+    as_json = notices.wants_json(settings.log_format, sys.stderr)
+    notices.configure(as_json=as_json, secrets=settings.secret_values())
 
 
 def guarded(action: Callable[[], T]) -> T:
@@ -207,9 +202,9 @@ def run(
     def body() -> RunSummary:
         from log_ingestion import metrics
 
-        if follow_mode and to != "now":
-            raise ConfigError(FOLLOW_WITH_TO)
-        settings = _run_settings(api_key, logs, shard)
+        settings = _run_settings(api_key, logs, shard, follow_to=follow_mode and to != "now")
+        if metrics_file is not None:
+            metrics.write_textfile(metrics_file)  # a path that cannot be written fails now
         with metrics.serving(metrics_port, metrics_host):
             from log_ingestion.ingest import execute
             from log_ingestion.wiring import build_request
@@ -221,21 +216,34 @@ def run(
 
     try:
         summary = guarded(body)
-    finally:
-        if metrics_file is not None:
-            from log_ingestion import metrics
-
-            guarded(lambda: metrics.write_textfile(metrics_file))
+    except Exception:  # the run's own exit (its line already said) wins over the file's
+        with contextlib.suppress(typer.Exit):
+            _write_metrics(metrics_file)
+        raise
+    _write_metrics(metrics_file)
     from log_ingestion.report import print_summary
 
     print_summary(out(), summary)
     exit_if_failed(summary)
 
 
-def _run_settings(api_key: str | None, logs: str | None, shard: str | None) -> Settings:
-    """The settings, with what `--logs` and `--shard` say over what the environment does."""
+def _write_metrics(path: Path | None) -> None:
+    """The metrics textfile, when `--metrics-file` asks for it (also after a failed run)."""
+    if path is not None:
+        from log_ingestion import metrics
+
+        guarded(lambda: metrics.write_textfile(path))
+
+
+def _run_settings(
+    api_key: str | None, logs: str | None, shard: str | None, *, follow_to: bool
+) -> Settings:
+    """The settings, with what `--logs` and `--shard` say over what the environment does;
+    `follow_to`: both `--follow` and `--to` were given."""
     from log_ingestion.shard import parse_shard
 
+    if follow_to:
+        raise ConfigError(FOLLOW_WITH_TO)
     settings = settings_for(api_key, require_output=True)
     if logs is not None:
         settings.rapid7_log_ids = [part.strip() for part in logs.split(",") if part.strip()]
@@ -315,8 +323,9 @@ def check(api_key: ApiKeyOption = None) -> None:
         settings = settings_for(api_key, require_output=True)
         out().print(f"configuration ok; endpoint {settings.endpoint}", markup=False)
         with build_client(settings, process.STOP) as client:
-            chosen = resolve_logs(client, settings.rapid7_log_ids)
-        out().print(f"API reached and key accepted; {len(chosen)} log(s) to ingest:")
+            chosen = resolve_logs(client, settings.rapid7_log_ids, settings.shard_of_logs)
+        shard = f" (shard {settings.shard})" if settings.shard else ""
+        out().print(f"API reached and key accepted; {len(chosen)} log(s) to ingest{shard}:")
         for log in chosen:
             out().print(f"  {log.id}  {log.name}", markup=False)
         if settings.resolved_table_format == "delta":
@@ -335,16 +344,19 @@ def check(api_key: ApiKeyOption = None) -> None:
 
 
 def _check_output(output_dir: str) -> None:
+    """What `run` would meet at its first write: a storage error (exit 4), as there."""
+    from log_ingestion.errors import StorageError
+
     path = Path(output_dir)
     if path.exists() and not path.is_dir():
-        raise ConfigError(f"OUTPUT_DIR: {output_dir} is a file; point it at a folder")
+        raise StorageError(f"OUTPUT_DIR: {output_dir} is a file; point it at a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-check"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise ConfigError(f"OUTPUT_DIR: {output_dir} is not writable ({exc.strerror})") from None
+        raise StorageError(f"OUTPUT_DIR: {output_dir} is not writable ({exc.strerror})") from None
 
 
 # -- commands in their own modules ------------------------------------------------------

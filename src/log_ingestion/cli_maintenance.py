@@ -46,10 +46,10 @@ def compact(
 
     def body() -> None:
         from log_ingestion import maintenance
-        from log_ingestion.timeparse import now_ms, parse_duration_ms, parse_time
+        from log_ingestion.timeparse import now_ms, parse_duration, parse_time
 
         settings = cli.settings_for(api_key, require_key=False, require_output=True)
-        retention_ms = parse_duration_ms(retention)
+        retention_ms = parse_duration(retention, option="--retention")
         maintenance.check_retention(retention_ms, force=force)
         before_ms = parse_time(before, now_ms=now_ms(), option="--before") if before else None
         done = maintenance.compact(

@@ -131,12 +131,9 @@ def verify(
 
 
 def _range(from_: str | None, to: str | None) -> tuple[int | None, int | None]:
-    from log_ingestion.timeparse import now_ms, parse_time
+    from log_ingestion.timeparse import now_ms, parse_range
 
-    now = now_ms()
-    start = parse_time(from_, now_ms=now) if from_ else None
-    end = parse_time(to, now_ms=now, option="--to") if to else None
-    return start, end
+    return parse_range(from_, to, now_ms=now_ms())
 
 
 @contextlib.contextmanager

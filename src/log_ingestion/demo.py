@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -17,8 +18,18 @@ SHOWN_ROWS = 5
 SHOWN_WIDTH = 24
 
 
+# what of an operator's `.env` would change which sample rows the demo lands or shows
+SAMPLE_WHOLE: dict[str, Any] = {
+    "rapid7_query": "",
+    "shard": None,
+    "keep_message": "always",
+    "verify_counts": True,
+}
+
+
 def demo_settings(emulator_url: str, output: Path, log_level: str) -> Settings:
-    """Settings for the local emulator: no real key, fast polls, no client-side throttle."""
+    """Settings for the local emulator: no real key, fast polls, no client-side throttle,
+    every sample log whole into Parquet whatever `.env` says."""
     return load_settings(
         require_output=True,
         rapid7_api_key=DEFAULT_API_KEY,
@@ -26,10 +37,12 @@ def demo_settings(emulator_url: str, output: Path, log_level: str) -> Settings:
         rapid7_log_ids=[],
         output_dir=str(output),
         state_dir=None,
+        table_format="parquet",
         poll_interval=0.02,
         rate_limit=1_000_000,
         window_size="6h",
         log_level=log_level,
+        **SAMPLE_WHOLE,
     )
 
 

@@ -19,8 +19,10 @@ from rich.table import Table
 
 from log_ingestion.config import Settings, load_settings
 from log_ingestion.demo import (
+    SAMPLE_WHOLE,
     SHOWN_COLUMNS,
     SHOWN_WIDTH,
+    parse_errors_note,
     sample_dataset,
     start_emulator,
 )
@@ -59,6 +61,7 @@ def lake_settings(emulator_url: str, server: SeaweedServer, log_level: str) -> S
         rate_limit=1_000_000,
         window_size="6h",
         log_level=log_level,
+        **SAMPLE_WHOLE,
     )
 
 
@@ -86,6 +89,9 @@ def run_lake_demo(
         request = build_request(settings, str(dataset.start_ms), str(dataset.end_ms), rescan=True)
         summary = execute(settings, request, progress=progress(settings))
         print_summary(console, summary)
+        note = parse_errors_note(summary)
+        if note is not None:
+            console.print(note, markup=False)
         show_lake_rows(console, summary, settings)
     return summary
 

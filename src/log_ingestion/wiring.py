@@ -20,7 +20,7 @@ from log_ingestion.schedule import Request
 from log_ingestion.sink import ParquetSink
 from log_ingestion.source import ClientOptions, LogSearchClient, RateLimiter
 from log_ingestion.state import JsonCheckpointStore
-from log_ingestion.timeparse import format_ms, now_ms, parse_time
+from log_ingestion.timeparse import now_ms, parse_range, parse_time
 
 if TYPE_CHECKING:  # deltalake is imported only where a Delta output is used
     from log_ingestion.sink.delta import DeltaSink, Lake
@@ -175,12 +175,8 @@ def build_request(
 ) -> Request:
     """What `run --from --to [--rescan]` asks for, with START_TIME and FOLLOW_LAG."""
     now = now_ms()
-    end_ms = parse_time(to, now_ms=now, option="--to")
-    start_ms = parse_time(from_, now_ms=now) if from_ else None
-    if start_ms is not None and start_ms >= end_ms:
-        raise ConfigError(
-            f"--from ({format_ms(start_ms)}) must be before --to ({format_ms(end_ms)})"
-        )
+    start_ms, end_ms = parse_range(from_, to, now_ms=now)
+    assert end_ms is not None  # `to` is always given: `now` by default
     return Request(
         end_ms=end_ms,
         start_ms=start_ms,

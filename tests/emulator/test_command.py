@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 import threading
 
 import httpx
@@ -99,3 +102,18 @@ def test_command_passes_readiness_and_timeslice_knobs() -> None:
     prober.join()
     assert result.exit_code == 0, result.output
     assert answers == {"progress": 0, "timeslice(3)": 400}
+
+
+def test_one_sigterm_stops_the_emulator_command() -> None:
+    """`log-ingestion emulator` as a user runs it: the first SIGTERM stops it, exit 0 (the
+    command's signal handlers only set the stop flag, which the command watches)."""
+    command = [sys.executable, "-m", "log_ingestion", "emulator", "--port", "0"]
+    command += ["--events-per-log", "50"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0

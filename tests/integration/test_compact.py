@@ -87,3 +87,10 @@ def test_a_retention_below_a_day_needs_force(harness: Harness) -> None:
     """`--vacuum --retention 1h` is refused: a long query may still read those files."""
     result = harness.cli("compact", "--vacuum", "--retention", "1h")
     assert (result.returncode, "--retention: less than 1d" in result.stderr) == (2, True)
+
+
+def test_a_retention_that_is_no_duration_is_one_line(harness: Harness) -> None:
+    """`--retention banana`: exit 2 and one line naming the option, no traceback."""
+    result = harness.cli("compact", "--vacuum", "--retention", "banana")
+    assert (result.returncode, "--retention: 'banana' not a duration" in result.stderr) == (2, True)
+    assert "Traceback" not in result.stderr

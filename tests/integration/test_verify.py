@@ -72,6 +72,19 @@ def test_a_published_file_lost_by_hand_is_listed_then_repaired(
     assert harness.truth(LOG) == harness.landed(LOG)
 
 
+def test_a_repair_that_fails_says_why_with_its_exit_code(harness: Harness) -> None:
+    """The re-ingest of a lost file meets a rejected key: exit 3 and the key's line, not a
+    silent exit 1."""
+    harness.ingest(rapid7_log_ids=[LOG], **PER_WINDOW)
+    published(harness)[1].unlink()
+
+    repaired = harness.cli(
+        "verify", "--log", LOG, "--repair", env=harness.env(RAPID7_API_KEY="not-the-key")
+    )
+
+    assert (repaired.returncode, "the API key was rejected" in repaired.stderr) == (3, True)
+
+
 def test_a_stray_copy_in_a_partition_is_listed_as_duplicates_then_repaired(
     harness: Harness,
 ) -> None:

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from log_ingestion import process
 from log_ingestion.emulator.defaults import ANCHOR_MS, DAY_MS, DEFAULT_API_KEY
 
 _KNOBS = "Fault knobs"
@@ -126,8 +127,10 @@ def emulator(
     if run_for > 0:
         threading.Timer(run_for, server.stop).start()
     try:
-        server.wait()
-    except KeyboardInterrupt:
+        server.wait(until=process.STOP)  # the first SIGINT/SIGTERM sets it
+        if process.STOP.is_set():
+            typer.echo("stopping", err=True)
+    except KeyboardInterrupt:  # run without the command's signal handlers
         typer.echo("stopping", err=True)
     finally:
         server.stop()

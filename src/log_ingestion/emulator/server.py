@@ -124,10 +124,12 @@ class Emulator:
             self._thread.join()
         self.api.close()
 
-    def wait(self) -> None:
-        """Block until `stop()` is called from another thread (or Ctrl-C reaches the caller)."""
+    def wait(self, until: threading.Event | None = None) -> None:
+        """Block until `stop()` is called from another thread, or `until` is set (the
+        process's stop on a signal), or Ctrl-C reaches the caller."""
         while not self._stopping.wait(0.2):
-            pass
+            if until is not None and until.is_set():
+                return
 
     def __enter__(self) -> Self:
         return self.start()

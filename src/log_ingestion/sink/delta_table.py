@@ -131,7 +131,7 @@ class LakeTable:
         with self.lock:
             if self.refresh():
                 return self.checkpoint or self.save(checkpoint)
-            self._refuse_foreign_files()
+            refuse_foreign_files(self._options, self.name)
             properties = self._properties(checkpoint, None, version=0, retries=0)
             try:
                 with translated(f"create table {self.name}", self._options):
@@ -281,27 +281,26 @@ class LakeTable:
         files = tuple(f"{self.uri}/{add['path']}" for add in added)
         return Published(files, rows, sum(int(add.get("size", 0)) for add in added), removed)
 
-    def _refuse_foreign_files(self) -> None:
-        """A folder that holds files but no Delta log (Parquet tables of TABLE_FORMAT=parquet)
-        is not made a Delta table: its files would be invisible, and a vacuum would delete them.
-        A Delta log is another writer's table appearing since `refresh` (its first commit
-        comes before any file of rows): `create` then finds it."""
-        with translated(f"list {self.name}", self._options):
-            selector = pafs.FileSelector(self.name, recursive=False, allow_not_found=True)
-            found = self._root_files().get_file_info_selector(selector)
-        if found and DELTA_LOG not in {info.base_name for info in found}:
-            raise StorageError(
-                f"{self.uri} holds files but is not a Delta table (a Parquet table of "
-                "TABLE_FORMAT=parquet?); move it away or choose another OUTPUT_DIR"
-            )
-
     def _files(self) -> DeltaStorageHandler:
         if self._handler is None:
             self._handler = DeltaStorageHandler(self.uri, self._storage())
         return self._handler
 
-    def _root_files(self) -> DeltaStorageHandler:
-        return DeltaStorageHandler(self._options.root, self._storage())
-
     def _storage(self) -> dict[str, str]:
         return self._options.storage_options()
+
+
+def refuse_foreign_files(options: LakeOptions, name: str) -> None:
+    """A folder that holds files but no Delta log (Parquet tables of TABLE_FORMAT=parquet)
+    is not made a Delta table: its files would be invisible, and a vacuum would delete them.
+    A Delta log is another writer's table appearing since `refresh` (its first commit comes
+    before any file of rows): `create` then finds it."""
+    with translated(f"list {name}", options):
+        root = DeltaStorageHandler(options.root, options.storage_options())
+        selector = pafs.FileSelector(name, recursive=False, allow_not_found=True)
+        found = root.get_file_info_selector(selector)
+    if found and DELTA_LOG not in {info.base_name for info in found}:
+        raise StorageError(
+            f"{options.uri(name)} holds files but is not a Delta table (a Parquet table of "
+            "TABLE_FORMAT=parquet?); move it away or choose another OUTPUT_DIR"
+        )
