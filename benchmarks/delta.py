@@ -1,4 +1,4 @@
-"""8. Delta Lake on a local S3 server against the local Parquet folder, in the same run.
+"""12. Delta Lake on a local S3 server against the local Parquet folder, in the same run.
 
 One emulator process holds 1,000,000 firewall events over a day (one-hour windows of
 ~41,700 events); each run is a fresh `python -m benchmarks.delta` child ingesting all of it

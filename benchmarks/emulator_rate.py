@@ -1,4 +1,4 @@
-"""Emulator rate: events per second one client pulls from the emulator at `per_page=500`,
+"""11. Emulator rate: events per second one client pulls from the emulator at `per_page=500`,
 following Next links from another process (`log_ingestion.emulator.throughput`).
 
 The tests only check that every event arrives; the rate, which a loaded machine lowers, is

@@ -1,4 +1,4 @@
-"""Start-up: how long a fresh process takes to answer `--help` and `--version`, and how long
+"""10. Start-up: how long a fresh process takes to answer `--help` and `--version`, and how long
 `run` takes from its start to its first request to the API (the emulator here). Each is a
 new `python -m log_ingestion` process, as systemd or a shell starts it; the median of
 several is reported.
