@@ -1,11 +1,13 @@
 """`log-ingestion verify`: what the checkpoint does not know. For each committed window, what
 the table holds (rows, distinct keys, readable files, strays) against what the checkpoint
 recorded when it committed the window and, with `--api`, the API's own count now; the
-windows that differ, and (`--repair`) their re-ingest through the ordinary run path.
+windows that differ, and (`--repair`) their re-ingest through the ordinary run path. The
+Parquet folder is read from its files (`sink.inventory`), a Delta table from its log
+(`sink.delta_inventory`).
 
     verdicts = verify(settings, Scope(log="app-kv"), count=None)
     [verdict for verdict in verdicts if not verdict.ok]
-    repair(settings, verdicts)       # strays moved aside, each differing window ingested again
+    repair(settings, verdicts)       # what a re-ingest cannot replace set aside, then re-ingested
 
 The comparison (`problems`) and the choice of windows (`committed_windows`,
 `recorded_rows`) are pure; `verify` reads, `repair` writes.
@@ -23,12 +25,13 @@ from log_ingestion.logging import get_logger
 from log_ingestion.models import LogInfo, Window
 from log_ingestion.schedule import grid_windows
 from log_ingestion.sink import ParquetSink
-from log_ingestion.sink.inventory import Landed, inventory
+from log_ingestion.sink.inventory import Inventory, Landed, inventory
 from log_ingestion.sink.naming import join
-from log_ingestion.state import JsonCheckpointStore, LogCheckpoint
+from log_ingestion.state import CheckpointStore, LogCheckpoint
 
 if TYPE_CHECKING:
     from log_ingestion.config import Settings
+    from log_ingestion.sink.delta import DeltaSink
 
 QUARANTINE_DIR = "_quarantine"  # strays moved aside by a repair; readers skip `_` folders
 Count = Callable[[LogCheckpoint, Window], int]  # the API's count of a log's window
@@ -102,7 +105,7 @@ def recorded_rows(checkpoint: LogCheckpoint) -> dict[Window, int]:
     return {Window(entry["start_ms"], entry["end_ms"]): entry["rows"] for entry in recent}
 
 
-def chosen_checkpoints(store: JsonCheckpointStore, scope: Scope) -> list[LogCheckpoint]:
+def chosen_checkpoints(store: CheckpointStore, scope: Scope) -> list[LogCheckpoint]:
     checkpoints = [checkpoint for checkpoint in store.list() if checkpoint.table]
     if scope.log is None:
         return checkpoints
@@ -120,15 +123,10 @@ def verify(settings: Settings, scope: Scope, count: Count | None = None) -> list
     from log_ingestion.wiring import build_sink
 
     sink, store = build_sink(settings)
-    if not isinstance(sink, ParquetSink) or not isinstance(store, JsonCheckpointStore):
-        raise ConfigError(
-            "verify reads the Parquet folder layout; for Delta tables, compare with "
-            "DuckDB's delta_scan or polars.read_delta (a verify of Delta tables is not built yet)"
-        )
     verdicts = []
     for checkpoint in chosen_checkpoints(store, scope):
         windows = committed_windows(checkpoint, scope)
-        verdicts += audit_log(sink, checkpoint, windows, count)
+        verdicts += audit_log(_inventory(sink, checkpoint, windows), checkpoint, windows, count)
     for verdict in verdicts:
         if not verdict.ok:
             get_logger(log_id=verdict.log.id, log_name=verdict.log.name).warning(
@@ -144,14 +142,24 @@ def verify(settings: Settings, scope: Scope, count: Count | None = None) -> list
     return verdicts
 
 
+def _inventory(
+    sink: ParquetSink | DeltaSink, checkpoint: LogCheckpoint, windows: list[Window]
+) -> Inventory:
+    """What the log's table holds in `windows`, read from the folder or the Delta log."""
+    if isinstance(sink, ParquetSink):
+        return inventory(sink, checkpoint.table, checkpoint.window_ms, windows)
+    from log_ingestion.sink.delta_inventory import delta_inventory
+
+    return delta_inventory(sink.lake.options, checkpoint.table, checkpoint.window_ms, windows)
+
+
 def audit_log(
-    sink: ParquetSink, checkpoint: LogCheckpoint, windows: list[Window], count: Count | None
+    found: Inventory, checkpoint: LogCheckpoint, windows: list[Window], count: Count | None
 ) -> list[Verdict]:
-    """The verdicts of one log's `windows`: the table read under its lock, then compared.
+    """The verdicts of one log's `windows`, from what its table holds (`found`).
 
     A stray that cannot be read may hold rows of any window: it is reported with the first
     one (and moved aside by a repair of it)."""
-    found = inventory(sink, checkpoint.table, checkpoint.window_ms, windows)
     recorded = recorded_rows(checkpoint)
     log = LogInfo(checkpoint.log_id, checkpoint.log_name or checkpoint.log_id)
     verdicts = []
@@ -183,8 +191,7 @@ def repair(settings: Settings, verdicts: Iterable[Verdict]) -> list[Window]:
     sent: list[Window] = []
     with assemble(settings, process.STOP) as pieces:
         for log, table, windows in _by_log(differing):
-            if isinstance(pieces.sink, ParquetSink):
-                _quarantine(pieces.sink, table, differing)
+            _set_aside(pieces.sink, table, differing)
             for start_ms, end_ms in ranges(windows):
                 request = Request(
                     end_ms=end_ms, start_ms=start_ms, lag_ms=settings.follow_lag_ms, rescan=True
@@ -216,6 +223,19 @@ def ranges(windows: list[Window]) -> list[tuple[int, int]]:
         else:
             ranges.append((window.start_ms, window.end_ms))
     return ranges
+
+
+def _set_aside(sink: ParquetSink | DeltaSink, table: str, verdicts: list[Verdict]) -> None:
+    """What a re-ingest cannot replace, out of readers' way: a Parquet folder's strays;
+    the files a Delta table's log lists but the store lost (a Delta overwrite would fail
+    reading them)."""
+    if isinstance(sink, ParquetSink):
+        _quarantine(sink, table, verdicts)
+    elif any(verdict.landed.unreadable for verdict in verdicts if verdict.table == table):
+        from log_ingestion.sink.delta_inventory import lose_missing_files
+
+        for path in lose_missing_files(sink.lake.options, table):
+            get_logger().warning("verify.forgotten", table=table, file=path)
 
 
 def _quarantine(sink: ParquetSink, table: str, verdicts: list[Verdict]) -> None:

@@ -10,7 +10,8 @@ A published file's name gives the range it was published for (`part-<start>-<end
 `date=` partitions of that range). Any other `.parquet` file outside `_`- and `.`-prefixed
 folders, or a published name in another place, is a stray: readers count its rows, no
 publish replaces it. Every file's rows are attributed to grid windows by their timestamps.
-A Delta table would answer the same questions from its log; `Landed` is what both give.
+`sink.delta_inventory` answers the same questions from a Delta table's log; `Landed` is what
+both give.
 """
 
 from __future__ import annotations
