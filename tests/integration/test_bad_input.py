@@ -494,3 +494,24 @@ def test_a_damaged_checkpoint_exits_4_naming_its_file_and_the_fix(
     assert line.startswith(f"error: checkpoint {path} is unreadable (")
     assert "restore it from a backup, or move it away" in line
     assert around == sorted(harness.tmp_path.parent.iterdir())
+
+
+def test_log_names_with_brackets_print_whole_through_logs_run_and_state(
+    make_harness: HarnessFactory,
+) -> None:
+    """Names such as `app [/var/log/app.log]` are common in real accounts: `logs`, `run` and
+    `state` print them whole (not taken for rich markup), exit 0, and the events land."""
+    names = ["app-kv [/var/log/app.log]", "syslog-text [dc1]"]
+    harness = make_harness(Dataset(events_per_log=200, logsets=dict.fromkeys(names, "Apps")))
+    env = harness.env(COLUMNS="200")
+    span = ["--from", str(harness.start_ms), "--to", str(harness.end_ms)]
+
+    results = {
+        command: harness.cli(*command.split(), *(span if command == "run" else []), env=env)
+        for command in ("logs", "run", "state")
+    }
+
+    for command, result in results.items():
+        assert (command, result.returncode, "Traceback" in result.stderr) == (command, 0, False)
+        assert all(name in result.stdout for name in names), (command, result.stdout)
+    assert sorted(harness.landed(names[0])) == harness.truth(names[0])
