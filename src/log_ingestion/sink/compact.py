@@ -6,7 +6,8 @@ partition's files, in groups of about `target_bytes`, as one file per group, and
 it through the same journal as a window: the new file and the deletion of the old ones
 become visible at once, and a reader never sees a partition twice or half. It holds the
 table's lock per partition, so it runs beside an ingesting process (whose publishes wait
-for it, and then carry rows out of the merged file where they must).
+for it, and then carry rows out of the merged file where they must), and under it first
+carries out the journals of interrupted publishes.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ def compact_table(
         if day is None or (before_ms is not None and day >= day_of(before_ms)):
             continue
         with sink.lock(table):
+            # An interrupted publish leaves a window's old and new files side by side until
+            # its journal is carried out: merged before that, both sets would stay.
+            sink.finish_publishes(table_dir)
             done += _partition(sink, table_dir, day, target_bytes)
     return done
 

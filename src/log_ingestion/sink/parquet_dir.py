@@ -113,8 +113,7 @@ class ParquetSink:
             if self.storage.kind(join(info.path, STAGING_DIR)) != pafs.FileType.Directory:
                 continue  # nothing was ever staged there: nothing to finish
             with self.lock(info.base_name):
-                for pending in journal.pending(self.storage, info.path):
-                    journal.apply(self.storage, info.path, pending, outcome)
+                self.finish_publishes(info.path, outcome)
                 stale += self._remove_staging_files(info.path)
         return RecoveryReport(
             journals=outcome.journals,
@@ -124,6 +123,13 @@ class ParquetSink:
             stale=stale,
             missing=tuple(outcome.missing),
         )
+
+    def finish_publishes(self, table_dir: str, outcome: Outcome | None = None) -> None:
+        """Carry out the journals of the table's interrupted publishes. Hold its `lock`:
+        under it, a journal is never one a publisher is still carrying out."""
+        outcome = Outcome() if outcome is None else outcome
+        for pending in journal.pending(self.storage, table_dir):
+            journal.apply(self.storage, table_dir, pending, outcome)
 
     def stage(self, table: str) -> WindowWriter:
         """A writer of one table's rows; nothing is visible until `commit(window)`."""
