@@ -19,6 +19,10 @@ from log_ingestion.sink.compact import Compacted
 from log_ingestion.sink.delta_table import LakeTable
 from log_ingestion.sink.naming import PARTITION_KEY
 
+# A file in no commit may be one a writer is writing now and commits next: younger than
+# this, it is kept whatever the retention.
+ORPHAN_FLOOR_HOURS = 1
+
 
 def compact_lake_table(table: LakeTable, *, before_ms: int | None, target_bytes: int) -> Compacted:
     """Merge each date partition's small files (those before `before_ms`) into files near
@@ -44,12 +48,24 @@ def compact_lake_table(table: LakeTable, *, before_ms: int | None, target_bytes:
 
 
 def vacuum_lake_table(table: LakeTable, *, retention_ms: int) -> int:
-    """Remove the files no version newer than `retention_ms` ago references; how many.
+    """Remove the files no version newer than `retention_ms` ago references, and the files
+    no commit ever named (a crashed writer's) older than that and ORPHAN_FLOOR_HOURS; how
+    many.
 
     The retention is the command's (`--retention`, at least a day unless forced), not the
     table's `delta.deletedFileRetentionDuration`: delta-rs would refuse anything under that
-    (7 days by default) with an error of its own."""
+    (7 days by default) with an error of its own. Files a commit removed are never a
+    writer's, so a forced shorter retention still applies to them."""
     hours = math.ceil(retention_ms / 3_600_000)
+    removed = _vacuum(table, max(hours, ORPHAN_FLOOR_HOURS), full=True)
+    if hours < ORPHAN_FLOOR_HOURS:
+        removed += _vacuum(table, hours, full=False)
+    return removed
+
+
+def _vacuum(table: LakeTable, hours: int, *, full: bool) -> int:
+    """A vacuum of files removed by commits (`full`: and of files in no commit at all,
+    which delta-rs' default "lite" mode never looks at)."""
 
     def run(delta: DeltaTable, properties: CommitProperties) -> list[str]:
         return delta.vacuum(
@@ -57,6 +73,7 @@ def vacuum_lake_table(table: LakeTable, *, retention_ms: int) -> int:
             dry_run=False,
             enforce_retention_duration=False,
             commit_properties=properties,
+            full=full,
         )
 
     return len(table.maintain(run))
