@@ -237,6 +237,28 @@ def test_two_writers_of_different_windows_keep_both_in_the_checkpoint(s3_bucket:
     assert ([], ((FIRST.start_ms, SECOND.end_ms),)) == (errors, loaded.committed)
 
 
+def test_a_window_another_writer_left_open_is_not_taken_for_committed(
+    s3_bucket: S3Bucket,
+) -> None:
+    """A writer losing the race to a commit of the same window still open (its rows so far,
+    the window not committed) commits its whole window instead of skipping it."""
+    started(lake(s3_bucket))
+    behind = lake(s3_bucket)
+    assert behind.table(TABLE).refresh()  # its snapshot is older than the other commit
+    still_open = DeltaSink(lake(s3_bucket)).stage(TABLE)
+    still_open.write(batch(FIRST, 3))
+    still_open.commit(FIRST, LOG)
+    whole = batch(FIRST, 10)
+
+    commit(behind, FIRST, whole, LOG)
+
+    loaded = DeltaCheckpointStore(lake(s3_bucket)).load("L1")
+    assert (expected_rows(whole), True) == (
+        rows_polars(lake(s3_bucket).table(TABLE).uri, s3_bucket),
+        loaded.is_committed(FIRST),
+    )
+
+
 def test_two_first_runs_create_one_table(s3_bucket: S3Bucket) -> None:
     """Racing creators: one creates version 0, the other takes its checkpoint."""
     errors = race(*(lambda: DeltaCheckpointStore(lake(s3_bucket)).save(LOG) for _ in range(2)))

@@ -188,7 +188,8 @@ class LakeTable:
                     self._write(table, window, data, after)
                 except CommitFailedError as exc:
                     if any(
-                        covers(entry, window) for entry in self._conflicted(attempt, exc, known)
+                        covers(entry, window, self.uri)
+                        for entry in self._conflicted(attempt, exc, known)
                     ):
                         return SKIPPED  # another writer committed this window meanwhile
                     continue

@@ -93,16 +93,20 @@ def newest(
     return None
 
 
-def covers(entry: Mapping[str, Any], window: Window) -> bool:
-    """Whether a history entry is a commit of ours that replaced all of `window`."""
+def covers(entry: Mapping[str, Any], window: Window, where: str) -> bool:
+    """Whether a history entry is a commit of ours that replaced all of `window` and whose
+    checkpoint says it is committed. A unit whose window is still open commits the rows it
+    has so far without that: a writer with the whole window must not skip its own commit."""
     text = entry.get(WINDOW_KEY)
-    if not isinstance(text, str) or entry.get(CHECKPOINT_KEY) is None:
+    if not isinstance(text, str):
         return False
     start, _, end = text.partition("-")
     try:
-        return int(start) <= window.start_ms and window.end_ms <= int(end)
+        replaced = int(start) <= window.start_ms and window.end_ms <= int(end)
     except ValueError:
         return False
+    checkpoint = from_entry(entry, where) if replaced else None
+    return checkpoint is not None and checkpoint.is_committed(window)
 
 
 def merged(table: LogCheckpoint | None, ours: LogCheckpoint, window: Window) -> LogCheckpoint:
