@@ -33,7 +33,7 @@ from log_ingestion.sink.naming import (
 )
 from log_ingestion.sink.parquet_dir import ParquetSink
 from log_ingestion.sink.publish import Publication
-from log_ingestion.sink.schema import conform, unify
+from log_ingestion.sink.schema import big_int_columns, conform, unify_exact
 
 TARGET_BYTES = 128 * 1024 * 1024
 EPOCH = dt.date(1970, 1, 1)
@@ -115,7 +115,8 @@ def _groups(files: list[pafs.FileInfo], target_bytes: int) -> list[list[pafs.Fil
 def _merge(sink: ParquetSink, table_dir: str, day: int, group: list[pafs.FileInfo]) -> Compacted:
     """One group of a partition's files as one file, published through the journal."""
     tables = [sink.storage.read_table(info.path) for info in group]
-    schema = unify([table.schema for table in tables])
+    big_ints = set().union(*(big_int_columns(table) for table in tables))
+    schema = unify_exact([table.schema for table in tables], big_ints)
     rows = pa.concat_tables([conform(table, schema) for table in tables])
     windows = [data_file_window(info.base_name)[0] for info in group]  # type: ignore[index]
     extent = Window(min(w.start_ms for w in windows), max(w.end_ms for w in windows))

@@ -20,9 +20,9 @@ from log_ingestion.sink.schema import (
     TIMESTAMP_COLUMN,
     big_int_columns,
     conform,
-    exact,
     for_file,
     unify,
+    unify_exact,
 )
 from log_ingestion.sink.storage import Storage
 
@@ -133,7 +133,7 @@ class DayFiles:
         if self._schema is None:
             self._schema = unify([rows.schema])
         elif not rows.schema.equals(self._schema):
-            unified = exact(unify([self._schema, rows.schema]), self._big_ints)
+            unified = unify_exact([self._schema, rows.schema], self._big_ints)
             if not unified.equals(self._schema):
                 self._widen(unified)
         return conform(rows, self._schema)

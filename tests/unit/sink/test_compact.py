@@ -4,13 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
-from log_ingestion.sink import ParquetSink
+from log_ingestion.models import Window
+from log_ingestion.sink import ParquetSink, open_dataset
 from log_ingestion.sink.compact import compact_table
 from log_ingestion.sink.storage import Storage
 
-from .test_sink import ACROSS_MIDNIGHT, TABLE, Crash, batch, messages, publish, spread, staged
+from .test_sink import (
+    ACROSS_MIDNIGHT,
+    HOUR,
+    TABLE,
+    WINDOW,
+    Crash,
+    batch,
+    messages,
+    publish,
+    published,
+    spread,
+    staged,
+)
 
 
 @pytest.fixture
@@ -48,3 +62,24 @@ def test_compaction_finishes_an_interrupted_publish_before_merging(
 
     assert [name[:3] for name in messages(tmp_path)] == ["new"] * 8
     assert staged(tmp_path) == []
+
+
+def test_integers_a_double_would_round_stay_exact_when_merged_with_floats(
+    tmp_path: Path, sink: ParquetSink
+) -> None:
+    """A file's 2^53+1 merged with another file's floats becomes exact text, not a double."""
+    first, second = (
+        Window(WINDOW.start_ms, WINDOW.start_ms + HOUR // 2),
+        Window(WINDOW.start_ms + HOUR // 2, WINDOW.end_ms),
+    )
+    publish(sink, first, batch([first.start_ms], x=pa.array([2**53 + 1], pa.int64())))
+    publish(sink, second, batch([second.start_ms], x=pa.array([1.5], pa.float64())))
+
+    compact_table(sink, TABLE)
+
+    merged = open_dataset(str(tmp_path / TABLE)).to_table().sort_by("timestamp")
+    assert (pa.string(), ["9007199254740993", "1.5"]) == (
+        merged.schema.field("x").type,
+        merged.column("x").to_pylist(),
+    )
+    assert len(published(tmp_path)) == 1
