@@ -136,7 +136,7 @@ def test_state_reset_is_a_commit_without_files(s3_bucket: S3Bucket) -> None:
     target = lake(s3_bucket)
     store = started(target)
     commit(target, FIRST, batch(FIRST, 5), LOG)
-    store.save(store.load("L1").rewound(0))
+    store.rewind("L1", 0)
     table = DeltaTable(target.table(TABLE).uri, storage_options=s3_bucket.env())
     metrics = table.history(1)[0].get("operationMetrics", {})
     assert (
@@ -257,6 +257,47 @@ def test_a_window_another_writer_left_open_is_not_taken_for_committed(
         rows_polars(lake(s3_bucket).table(TABLE).uri, s3_bucket),
         loaded.is_committed(FIRST),
     )
+
+
+def test_a_start_after_another_workers_start_keeps_its_windows(s3_bucket: S3Bucket) -> None:
+    """A worker that found no table, saving its start once another worker created the table
+    and committed a window, takes that checkpoint instead of forgetting the window."""
+    late = DeltaCheckpointStore(lake(s3_bucket))
+    assert late.load("L1").table == ""
+    target = lake(s3_bucket)
+    started(target)
+    commit(target, FIRST, batch(FIRST, 5), LOG)
+
+    saved = late.save(LOG)
+
+    loaded = DeltaCheckpointStore(lake(s3_bucket)).load("L1")
+    assert (saved.is_committed(FIRST), loaded.is_committed(FIRST)) == (True, True)
+
+
+def test_a_reset_that_loses_a_race_rewinds_the_winners_checkpoint(
+    s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window committed between the reset's read of the table and its commit stays
+    committed when it lies before the reset's `--from`."""
+    target = lake(s3_bucket)
+    store = started(target)
+    commit(target, SECOND, batch(SECOND, 5), LOG)
+    resetting = lake(s3_bucket)
+    table = resetting.table(TABLE)
+    original_refresh = table.refresh
+
+    def refresh_then_lose_a_race() -> bool:
+        found = original_refresh()
+        commit(lake(s3_bucket), FIRST, batch(FIRST, 5, first=10), store.load("L1"))
+        monkeypatch.setattr(table, "refresh", original_refresh)
+        return found
+
+    monkeypatch.setattr(table, "refresh", refresh_then_lose_a_race)
+
+    DeltaCheckpointStore(resetting).rewind("L1", SECOND.start_ms)
+
+    loaded = DeltaCheckpointStore(lake(s3_bucket)).load("L1")
+    assert ((FIRST.start_ms, FIRST.end_ms),) == loaded.committed
 
 
 def test_two_first_runs_create_one_table(s3_bucket: S3Bucket) -> None:

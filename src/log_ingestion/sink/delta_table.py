@@ -130,7 +130,7 @@ class LakeTable:
         created it first, its checkpoint instead (the first commit fixes name and grid)."""
         with self.lock:
             if self.refresh():
-                return self.checkpoint or self.save(checkpoint)
+                return self.save(lambda table: table or checkpoint)
             refuse_foreign_files(self._options, self.name)
             properties = self._properties(checkpoint, None, version=0, retries=0)
             try:
@@ -146,16 +146,21 @@ class LakeTable:
             except (CommitFailedError, DeltaError) as exc:
                 if not self.refresh():
                     raise self._failed("create table", exc) from None
-                return self.checkpoint or self.save(checkpoint)
+                return self.save(lambda table: table or checkpoint)
             self.checkpoint = checkpoint
             return checkpoint
 
-    def save(self, checkpoint: LogCheckpoint) -> LogCheckpoint:
-        """A commit with no rows that makes `checkpoint` the table's (a `state reset`)."""
+    def save(self, change: Callable[[LogCheckpoint | None], LogCheckpoint]) -> LogCheckpoint:
+        """A commit with no rows that makes `change(the table's checkpoint)` the table's (a
+        log's start, a `state reset`); none when that is the table's already. After a lost
+        race `change` is applied again, to the checkpoint the winner left."""
         with self.lock:
             for attempt in range(ATTEMPTS):
                 table = self._require()
                 known = table.version()
+                checkpoint = change(self.checkpoint)
+                if checkpoint is self.checkpoint:
+                    return checkpoint
                 try:
                     with translated(f"commit to table {self.name}", self._options):
                         table.create_write_transaction(
