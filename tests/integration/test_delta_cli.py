@@ -170,6 +170,7 @@ def test_storage_faults_exit_4_in_one_line_and_the_next_run_completes(
     assert (failed.returncode, len(lines)) == (4, 1), failed.stderr[-2000:]
     assert seconds < 20
     assert "not-the-secret-4f2a" not in failed.stdout + failed.stderr
+    assert "<Error>" not in failed.stdout + failed.stderr
     assert s3_bucket.secret_key not in failed.stdout + failed.stderr
     assert then.returncode == 0, then.stderr[-2000:]
     assert keys(harness.truth("app-kv")) == keys(

@@ -4,6 +4,7 @@ schemas widen without loss; racing writers land each row once."""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,14 @@ from deltalake import DeltaTable
 from log_ingestion.errors import StorageError
 from log_ingestion.models import Window
 from log_ingestion.sink.delta import DeltaSink, Lake
+from log_ingestion.sink.delta_maintenance import compact_lake_table, vacuum_lake_table
 from log_ingestion.sink.lake_store import LakeOptions
 from log_ingestion.sink.naming import table_dir_name
 from log_ingestion.state import LogCheckpoint
 from log_ingestion.state.delta_store import DeltaCheckpointStore
 
 from ..support.lake import read_all, rows_polars
-from ..support.s3 import S3Bucket
+from ..support.s3 import S3Bucket, signed_request
 
 HOUR = 3_600_000
 START = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -305,3 +307,42 @@ def test_two_first_runs_create_one_table(s3_bucket: S3Bucket) -> None:
     errors = race(*(lambda: DeltaCheckpointStore(lake(s3_bucket)).save(LOG) for _ in range(2)))
     table = DeltaTable(lake(s3_bucket).table(TABLE).uri, storage_options=s3_bucket.env())
     assert (errors, table.version()) == ([], 0)
+
+
+def deleted(bucket: S3Bucket) -> None:
+    """Every object of the bucket removed, then the bucket itself."""
+    listing = signed_request(bucket, "GET", "").text
+    for key in re.findall(r"<Key>([^<]+)</Key>", listing):
+        assert signed_request(bucket, "DELETE", key).status_code == 204
+    assert signed_request(bucket, "DELETE", "").status_code == 204
+
+
+@pytest.mark.parametrize("action", ["commit", "reset", "compact", "vacuum"])
+def test_a_bucket_deleted_while_running_is_one_line_without_the_stores_text(
+    s3_bucket: S3Bucket, action: str
+) -> None:
+    """The table was open when its bucket went: a `StorageError` (exit 4) of one line
+    naming the cause, and nothing of the store's XML body."""
+    target = lake(s3_bucket)
+    started(target)
+    commit(target, FIRST, batch(FIRST, 5), LOG)
+    commit(target, SECOND, batch(SECOND, 5, first=10), LOG.with_committed(FIRST))
+    table = target.table(TABLE)
+    assert table.refresh()
+    deleted(s3_bucket)
+    actions = {
+        "commit": lambda: commit(target, FIRST, batch(FIRST, 5), LOG),
+        "reset": lambda: table.save(lambda current: LOG),
+        "compact": lambda: compact_lake_table(table, before_ms=None, target_bytes=2**20),
+        "vacuum": lambda: vacuum_lake_table(table, retention_ms=0),
+    }
+
+    with pytest.raises(StorageError) as failed:
+        actions[action]()
+
+    message = str(failed.value)
+    assert (len(message.splitlines()), "<" in message, "bucket" in message) == (
+        1,
+        False,
+        True,
+    ), message

@@ -33,7 +33,7 @@ from log_ingestion.errors import StorageError
 from log_ingestion.logging import get_logger
 from log_ingestion.models import Window
 from log_ingestion.sink.delta_schema import EVENT_SCHEMA, fitted, predicate
-from log_ingestion.sink.lake_store import LakeOptions, redact, translated
+from log_ingestion.sink.lake_store import LakeOptions, is_store_failure, short, translated
 from log_ingestion.sink.naming import PARTITION_KEY
 from log_ingestion.sink.publish import Published
 from log_ingestion.state.checkpoint import LogCheckpoint
@@ -216,6 +216,8 @@ class LakeTable:
                         return operation(table, properties)
                 except CommitFailedError as exc:
                     self._conflicted(attempt, exc, known)
+                except DeltaError as exc:  # the table refused it: one clear line
+                    raise self._failed("maintain table", exc) from exc
         raise self._kept_conflicting()
 
     def _write(
@@ -235,7 +237,10 @@ class LakeTable:
                 )
             except CommitFailedError:
                 raise
-            except DeltaError as exc:  # invalid data, schema: a bug of ours, one clear line
+            except DeltaError as exc:
+                if is_store_failure(exc):
+                    raise  # `translated` names its cause
+                # invalid data, schema: a bug of ours, one clear line
                 raise self._failed(f"write window {window}", exc) from exc
 
     def _properties(
@@ -272,7 +277,7 @@ class LakeTable:
         )
 
     def _failed(self, action: str, exc: Exception) -> StorageError:
-        detail = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, self._options)
+        detail = short(str(exc), self._options) or type(exc).__name__
         return StorageError(f"cannot {action} of {self.uri}: {detail}")
 
     def _published(self, version: int, rows: int) -> Published:
