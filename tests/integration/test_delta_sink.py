@@ -21,6 +21,7 @@ from log_ingestion.sink.lake_store import LakeOptions
 from log_ingestion.sink.naming import table_dir_name
 from log_ingestion.state import LogCheckpoint
 from log_ingestion.state.delta_store import DeltaCheckpointStore
+from log_ingestion.state.in_table import CARRIED_KEY, app_id
 
 from ..support.lake import read_all, rows_polars
 from ..support.s3 import S3Bucket, signed_request
@@ -160,6 +161,26 @@ def test_compaction_does_not_lose_the_checkpoint(s3_bucket: S3Bucket) -> None:
     assert ("OPTIMIZE", ((FIRST.start_ms, SECOND.end_ms),)) == (
         table.history(1)[0]["operation"],
         loaded.committed,
+    )
+
+
+def test_a_compaction_drops_the_log_transaction_and_keeps_the_carried_mark(
+    s3_bucket: S3Bucket,
+) -> None:
+    """What the racing rules rest on (ADR 0003): delta-rs' optimize commits without the
+    application transaction it is given, but with the metadata marking its copy."""
+    target = lake(s3_bucket)
+    started(target)
+    commit(target, FIRST, batch(FIRST, 5), LOG)
+    commit(target, SECOND, batch(SECOND, 5, first=10), LOG.with_committed(FIRST))
+    table = DeltaTable(target.table(TABLE).uri, storage_options=s3_bucket.env())
+    before = table.transaction_version(app_id("L1"))
+    compact_lake_table(target.table(TABLE), before_ms=None, target_bytes=2**20)
+    table.update_incremental()
+    optimize = next(entry for entry in table.history(3) if entry["operation"] == "OPTIMIZE")
+    assert (table.transaction_version(app_id("L1")), optimize.get(CARRIED_KEY)) == (
+        before,
+        "true",
     )
 
 

@@ -1,9 +1,13 @@
 """Maintenance of a Delta table: small files compacted, unreferenced ones vacuumed.
 
-Both are commits of the table that carry the log's checkpoint and its application
-transaction (`LakeTable.maintain`), so they run beside ingesting workers: a commit of the
-log racing them makes one of the two lose and try again, and no reader ever sees a
-partition twice or half. After a compaction the table gets a Delta checkpoint, so that
+Both are commits of the table (`LakeTable.maintain`) given a copy of the log's checkpoint,
+marked `log_ingestion.carried`, and its application transaction, and both run beside
+ingesting workers. The vacuum keeps the transaction, so a commit of the log racing it makes
+one of the two lose and try again. delta-rs' compaction drops it: what keeps its rows apart
+from a window's commit is that both remove the files they rewrite, so when they rewrite the
+same one the later fails (ConcurrentDeleteDelete) and tries again; no reader ever sees a
+partition twice or half. Its checkpoint copy may then be a window behind, which the mark
+says (`state.in_table`). After a compaction the table gets a Delta checkpoint, so that
 opening it reads one file instead of every commit.
 """
 

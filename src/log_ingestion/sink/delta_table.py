@@ -203,9 +203,12 @@ class LakeTable:
         raise self._kept_conflicting()
 
     def maintain(self, operation: Callable[[DeltaTable, CommitProperties], T]) -> T:
-        """Run a maintenance commit (a compaction, a vacuum) that carries the log's checkpoint
-        and its application transaction: it conflicts with the log's own commits instead of
-        hiding their checkpoint, and is tried again when it loses."""
+        """Run a maintenance commit (a compaction, a vacuum) given a copy of the log's
+        checkpoint, marked carried, and its application transaction, tried again when it
+        loses a race. A vacuum keeps the transaction and so conflicts with the log's own
+        commits; a compaction drops it, and conflicts with a window's commit only where both
+        rewrite a file (ConcurrentDeleteDelete). The mark keeps its copy, which may be a
+        window behind, from hiding the checkpoint of a commit it raced."""
         with self.lock:
             for attempt in range(ATTEMPTS):
                 table = self._require()

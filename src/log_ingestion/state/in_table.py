@@ -17,10 +17,11 @@ checkpoint, plus what this commit adds (`merged`); their commits conflict throug
 application transaction.
 
 A maintenance commit carries a copy so that the checkpoint outlives the Delta log's own
-cleanup of old commits (30 days by default) on a log that is quiet that long. Its commit
-does not conflict with a window committed meanwhile (delta-rs checks the application
-transaction of writes, not of a compaction), so the copy may be older than that window's
-commit: a copy counts only when no commit of ours without one is left in the history.
+cleanup of old commits (30 days by default) on a log that is quiet that long. A compaction's
+commit need not conflict with a window committed meanwhile (delta-rs' optimize drops the
+application transaction it is given; only a file both rewrote makes them conflict), so the
+copy may be older than that window's commit: a copy counts only when no commit of ours
+without the mark is left in the history.
 """
 
 from __future__ import annotations
