@@ -1,9 +1,10 @@
 """Where Delta tables live: a root (a local folder or `s3://bucket/prefix`), the options the
 object store is opened with, and the one translation of its failures into `StorageError`.
 
-Credentials come from the standard AWS variables when they are set (`.env` included) and
-otherwise from the object store's own AWS chain (environment, profile files, instance or
-web identity). Timeouts and retries are bounded by our settings, so a store that hangs
+Credentials come from the standard AWS variables when they are set (`.env` included);
+without an access key there, from the profile of the shared AWS files (`AWS_PROFILE`, else
+`default`; `aws_profile`), which the object store cannot read itself; and otherwise from the
+object store's own chain (web identity, a container's or an instance's role). Timeouts and retries are bounded by our settings, so a store that hangs
 fails in bounded time. No message built here carries a secret: the store's own error text
 (an S3 error body echoes what was signed) is reduced to a short cause, and any secret value
 left in it is cut out.

@@ -2,15 +2,16 @@
 
     sink = ParquetSink(root, store=JsonCheckpointStore(state_dir))
     sink.recover()                            # at start: finish or roll back publishes
-    staged = sink.stage(table, window)        # nothing visible yet
+    staged = sink.stage(table)                # nothing visible yet
     staged.write(rows)                        # any number of times
-    staged.commit(checkpoint)                 # files, then the checkpoint
+    staged.commit(window, checkpoint)         # the window's files, then the checkpoint
     staged.abort()                            # instead of commit; never raises
 
-Writers of different tables, or different windows, may run in threads at once; one
-process holds the folder (`exclusive`), and a publish holds its table (`lock`) against
-every other publish or audit of it, in any process. Layout, schema rules and the publish protocol
-are in `docs/arch/parquet-publish.md`.
+The root is a local folder, or a filesystem URI pyarrow opens. Writers of different tables,
+or different windows, may run in threads at once; on a local folder one process holds it
+(`exclusive`), and a publish holds its table (`lock`) against every other publish,
+`recover()`, audit or compaction of it, in any process. An object store has no such locks.
+Layout, schema rules and the publish protocol are in `docs/arch/parquet-publish.md`.
 """
 
 from __future__ import annotations
