@@ -12,13 +12,16 @@ carries out the journals of interrupted publishes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from log_ingestion.errors import StorageError
 from log_ingestion.models import Window
 from log_ingestion.sink.files import DayFiles, TempFile
 from log_ingestion.sink.naming import (
@@ -34,6 +37,7 @@ from log_ingestion.sink.naming import (
 from log_ingestion.sink.parquet_dir import ParquetSink
 from log_ingestion.sink.publish import Publication
 from log_ingestion.sink.schema import big_int_columns, conform, unify_exact
+from log_ingestion.sink.storage import storage_error
 
 TARGET_BYTES = 128 * 1024 * 1024
 EPOCH = dt.date(1970, 1, 1)
@@ -131,15 +135,33 @@ def _merge(sink: ParquetSink, table_dir: str, day: int, group: list[pafs.FileInf
 
     sink.storage.make_dirs(join(table_dir, STAGING_DIR))
     files = DayFiles(sink.storage, sink.options, day, next_names)
-    files.add(rows)
-    temps: list[TempFile] = files.finish()
-    for temp in temps:
-        sink.storage.sync(join(table_dir, temp.temp))
-    old = tuple(join(partition_dir(day), info.base_name) for info in group)
 
     def discard() -> None:
+        files.close_quietly()
         for path in created:
-            sink.storage.delete(path)
+            with contextlib.suppress(StorageError):  # recover() removes what is left
+                sink.storage.delete(path)
 
+    temps = _written(sink, table_dir, files, rows, discard)
+    old = tuple(join(partition_dir(day), info.base_name) for info in group)
     Publication(sink.storage, table_dir, extent, token, sink.options, discard, old).run(temps)
     return Compacted(1, len(group), len(temps), rows.num_rows)
+
+
+def _written(
+    sink: ParquetSink, table_dir: str, files: DayFiles, rows: pa.Table, discard: Callable[[], None]
+) -> list[TempFile]:
+    """The merged rows in closed, synced temps; on a failure no temp is left or open."""
+    staging = join(table_dir, STAGING_DIR)
+    try:
+        files.add(rows)
+        temps = files.finish()
+        for temp in temps:
+            sink.storage.sync(join(table_dir, temp.temp))
+        sink.storage.sync_dir(staging)
+    except Exception as exc:
+        discard()
+        if isinstance(exc, OSError):
+            raise storage_error(exc, "write a merged file in", staging) from exc
+        raise
+    return temps

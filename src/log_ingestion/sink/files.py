@@ -202,17 +202,23 @@ class _ParquetTemp:
         self._row_group_rows = options.row_group_rows
         self._rows = 0
         self._stream = storage.open_output(path)
-        self._writer = pq.ParquetWriter(
-            self._stream,
-            schema,
-            compression=options.compression,
-            compression_level=options.compression_level,
-            use_dictionary=dictionary_columns(schema),
-            column_encoding=dict.fromkeys(delta_columns(schema), "DELTA_BINARY_PACKED"),
-            version="2.6",
-            data_page_version="1.0",  # the page format every reader knows
-            write_statistics=True,
-        )
+        try:
+            self._writer = pq.ParquetWriter(
+                self._stream,
+                schema,
+                compression=options.compression,
+                compression_level=options.compression_level,
+                use_dictionary=dictionary_columns(schema),
+                column_encoding=dict.fromkeys(delta_columns(schema), "DELTA_BINARY_PACKED"),
+                version="2.6",
+                data_page_version="1.0",  # the page format every reader knows
+                write_statistics=True,
+            )
+        except Exception:
+            # the writer writes the file's header as it opens: nobody else can close it now
+            with contextlib.suppress(OSError):
+                self._stream.close()
+            raise
 
     def write(self, rows: pa.Table) -> None:
         self._writer.write_table(rows, row_group_size=self._row_group_rows)
