@@ -195,6 +195,23 @@ def test_a_store_that_ignores_conditional_writes_is_refused(harness: Harness) ->
     ) == (4, True), result.stderr[-3000:]
 
 
+def test_compact_refuses_a_store_that_ignores_conditional_writes(harness: Harness) -> None:
+    """`compact` commits too: the start-up probe refuses the store before any table, exit 4."""
+    with careless_store() as endpoint:
+        env = harness.env(
+            OUTPUT_DIR="s3://careless/lake",
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_ACCESS_KEY_ID="careless-key",
+            AWS_SECRET_ACCESS_KEY="careless-secret",
+            AWS_ALLOW_HTTP="true",
+        )
+        result = harness.cli("compact", env=env)
+    assert (
+        result.returncode,
+        "ignores conditional writes (If-None-Match: *)" in "".join(error_lines(result)),
+    ) == (4, True), result.stderr[-3000:]
+
+
 def test_no_secret_reaches_output_metrics_or_table_metadata(
     harness: Harness, s3_bucket: S3Bucket
 ) -> None:
