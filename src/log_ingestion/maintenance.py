@@ -41,8 +41,9 @@ def compact(
     target_bytes: int,
     vacuum_ms: int | None = None,
 ) -> list[TableDone]:
-    """Compact every table (or the one of `log`, by id or name) of the output, and with
-    `vacuum_ms` remove the files no version that recent references (Delta tables)."""
+    """Compact every table (or the one of `log`, by id or name) of the output, its date
+    partitions before the UTC date of `before_ms` (all when None), and with `vacuum_ms`
+    remove the files no version that recent references (Delta tables)."""
     sink, store = build_sink(settings)
     if not isinstance(sink, ParquetSink):
         # A compaction is a commit: on a store that ignores conditional writes it could
