@@ -18,7 +18,11 @@ if TYPE_CHECKING:
 LogOption = Annotated[str | None, typer.Option("--log", help="Log id or name (default: all).")]
 BeforeOption = Annotated[
     str | None,
-    typer.Option("--before", help="Only date partitions before this time (ISO 8601, or 1d ago)."),
+    typer.Option(
+        "--before",
+        help="Only date partitions before this time's UTC date (ISO 8601, or 1d ago); "
+        "default: today's, whose partition is still being written.",
+    ),
 ]
 TargetOption = Annotated[
     int, typer.Option("--target-mb", min=1, max=4096, help="Size of the merged files, MB.")
@@ -51,7 +55,8 @@ def compact(
         settings = cli.settings_for(api_key, require_key=False, require_output=True)
         retention_ms = parse_duration(retention, option="--retention")
         maintenance.check_retention(retention_ms, force=force)
-        before_ms = parse_time(before, now_ms=now_ms(), option="--before") if before else None
+        now = now_ms()
+        before_ms = parse_time(before, now_ms=now, option="--before") if before else now
         done = maintenance.compact(
             settings,
             log,

@@ -82,7 +82,7 @@ def _reset(store: CheckpointStore, log: str, from_: str | None) -> None:
     if not matches:
         raise ConfigError(f"--log: no checkpoint for {log!r}; `log-ingestion state` lists them")
     for checkpoint in matches:
-        store.save(checkpoint.rewound(from_ms))
+        store.rewind(checkpoint.log_id, from_ms)
         if from_:
             said = f"forgot what was committed from {format_ms(from_ms)}; the next run ingests it again, replacing its files"
         else:

@@ -41,17 +41,15 @@ def compact(
     target_bytes: int,
     vacuum_ms: int | None = None,
 ) -> list[TableDone]:
-    """Compact every table (or the one of `log`, by id or name) of the output, and with
-    `vacuum_ms` remove the files no version that recent references (Delta tables)."""
+    """Compact every table (or the one of `log`, by id or name) of the output, its date
+    partitions before the UTC date of `before_ms` (all when None), and with `vacuum_ms`
+    remove the files no version that recent references (Delta tables)."""
     sink, store = build_sink(settings)
-    checkpoints = [cp for cp in store.list() if cp.table]
-    if log is not None:
-        wanted = log.lower()
-        checkpoints = [
-            cp for cp in checkpoints if wanted in (cp.log_id.lower(), cp.log_name.lower())
-        ]
-        if not checkpoints:
-            raise ConfigError(f"--log: no table for {log!r}; `log-ingestion state` lists them")
+    if not isinstance(sink, ParquetSink):
+        # A compaction is a commit: on a store that ignores conditional writes it could
+        # overwrite a worker's commit, so the store is probed as a run probes it.
+        sink.ensure_root()
+    checkpoints = _chosen(store.list(), log)
     if isinstance(sink, ParquetSink):
         return [
             TableDone(
@@ -70,6 +68,18 @@ def compact(
         removed = vacuum_lake_table(table, retention_ms=vacuum_ms) if vacuum_ms is not None else 0
         done.append(TableDone(cp.log_name, cp.table, compacted, removed))
     return done
+
+
+def _chosen(checkpoints: list[LogCheckpoint], log: str | None) -> list[LogCheckpoint]:
+    """The checkpoints of the tables to maintain: every one, or those of `log` (id or name)."""
+    checkpoints = [cp for cp in checkpoints if cp.table]
+    if log is None:
+        return checkpoints
+    wanted = log.lower()
+    checkpoints = [cp for cp in checkpoints if wanted in (cp.log_id.lower(), cp.log_name.lower())]
+    if not checkpoints:
+        raise ConfigError(f"--log: no table for {log!r}; `log-ingestion state` lists them")
+    return checkpoints
 
 
 def _until_stopped(checkpoints: list[LogCheckpoint]) -> Iterator[LogCheckpoint]:

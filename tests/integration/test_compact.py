@@ -3,18 +3,26 @@ read alike by every reader, also while an ingest publishes into it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+import time
+from collections import Counter
 
+import pyarrow as pa
 import pytest
 from tests.integration.conftest import Harness, HarnessFactory, small
 
+from log_ingestion.models import Window
 from log_ingestion.sink import ParquetSink
 from log_ingestion.sink.compact import compact_table
-from log_ingestion.sink.naming import table_dir_name
+from log_ingestion.sink.naming import DAY_MS, table_dir_name
+from log_ingestion.state import LogCheckpoint
+from log_ingestion.wiring import build_sink
 
 from ..slow.harness import landed, published_files
 
 LOG = "app-kv"
+HOUR = 3_600_000
 
 
 @pytest.fixture
@@ -94,3 +102,43 @@ def test_a_retention_that_is_no_duration_is_one_line(harness: Harness) -> None:
     result = harness.cli("compact", "--vacuum", "--retention", "banana")
     assert (result.returncode, "--retention: 'banana' not a duration" in result.stderr) == (2, True)
     assert "Traceback" not in result.stderr
+
+
+def test_compact_leaves_todays_partition_alone_by_default(harness: Harness) -> None:
+    """Without `--before`, the partitions before today's UTC date are merged and today's,
+    which a follow service is still writing, keeps its files."""
+    sink, store = build_sink(harness.settings())
+    assert isinstance(sink, ParquetSink)
+    table = table_dir_name(LOG, "L1")
+    today = time.time_ns() // 1_000_000 // DAY_MS * DAY_MS
+    for start in (today - 2 * HOUR, today - HOUR, today, today + HOUR):
+        writer = sink.stage(table)
+        writer.write(event_rows(start))
+        writer.commit(Window(start, start + HOUR))
+    store.save(LogCheckpoint("L1", LOG, table, HOUR))
+
+    result = harness.cli("compact")
+
+    assert result.returncode == 0, result.stderr
+    partitions = Counter(path.parent.name for path in published_files(harness.output))
+    assert partitions == {f"date={iso_date(today - DAY_MS)}": 1, f"date={iso_date(today)}": 2}
+
+
+def event_rows(start_ms: int) -> pa.Table:
+    """Two pipeline-shaped events at the start of an hour."""
+    return pa.table(
+        {
+            "timestamp": pa.array([start_ms, start_ms + 1], pa.timestamp("ms", tz="UTC")),
+            "sequence_number": pa.array([start_ms, start_ms + 1], pa.uint64()),
+            "log_id": ["L1", "L1"],
+            "log_name": [LOG, LOG],
+            "labels": pa.array([[], []], pa.list_(pa.string())),
+            "message": ["a", "b"],
+            "_parse_error": pa.nulls(2, pa.string()),
+            "_format": ["text", "text"],
+        }
+    )
+
+
+def iso_date(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).date().isoformat()

@@ -170,6 +170,7 @@ def test_storage_faults_exit_4_in_one_line_and_the_next_run_completes(
     assert (failed.returncode, len(lines)) == (4, 1), failed.stderr[-2000:]
     assert seconds < 20
     assert "not-the-secret-4f2a" not in failed.stdout + failed.stderr
+    assert "<Error>" not in failed.stdout + failed.stderr
     assert s3_bucket.secret_key not in failed.stdout + failed.stderr
     assert then.returncode == 0, then.stderr[-2000:]
     assert keys(harness.truth("app-kv")) == keys(
@@ -188,6 +189,23 @@ def test_a_store_that_ignores_conditional_writes_is_refused(harness: Harness) ->
             AWS_ALLOW_HTTP="true",
         )
         result = run(harness, env, *span(harness))
+    assert (
+        result.returncode,
+        "ignores conditional writes (If-None-Match: *)" in "".join(error_lines(result)),
+    ) == (4, True), result.stderr[-3000:]
+
+
+def test_compact_refuses_a_store_that_ignores_conditional_writes(harness: Harness) -> None:
+    """`compact` commits too: the start-up probe refuses the store before any table, exit 4."""
+    with careless_store() as endpoint:
+        env = harness.env(
+            OUTPUT_DIR="s3://careless/lake",
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_ACCESS_KEY_ID="careless-key",
+            AWS_SECRET_ACCESS_KEY="careless-secret",
+            AWS_ALLOW_HTTP="true",
+        )
+        result = harness.cli("compact", env=env)
     assert (
         result.returncode,
         "ignores conditional writes (If-None-Match: *)" in "".join(error_lines(result)),

@@ -4,7 +4,10 @@ version references, and an ingest racing the compaction loses nothing."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -12,12 +15,14 @@ from deltalake import DeltaTable
 
 from log_ingestion.maintenance import compact
 from log_ingestion.sink.compact import TARGET_BYTES
+from log_ingestion.sink.delta_maintenance import vacuum_lake_table
 from log_ingestion.wiring import build_store
 
 from ..slow.harness import compare, start_run
 from ..support.lake import keys, objects, read_all
 from ..support.s3 import S3Bucket
 from .conftest import Harness, HarnessFactory, small
+from .test_delta_sink import FIRST, TABLE, batch, commit, lake, started
 
 LOG = "app-kv"
 TEN_MINUTES = 600_000
@@ -124,3 +129,23 @@ def test_compaction_racing_an_ingest_loses_nothing(
     } == dict.fromkeys(found, clean)
     checkpoint = build_store(settings).load(harness.dataset.log_id(LOG))
     assert checkpoint.missing(harness.start_ms, harness.end_ms) == []
+
+
+def test_vacuum_removes_files_no_commit_named_once_past_the_floor(tmp_path: Path) -> None:
+    """A crashed writer's file, in no commit, is removed once an hour old; a younger one may
+    be a running writer's next commit and is kept, even at `--retention 0h`."""
+    root = tmp_path / "lake"
+    target = lake(None, root)
+    target.ensure_root()
+    commit(target, FIRST, batch(FIRST, 10), started(target).load("L1"))
+    partition = next((root / TABLE).glob("date=*"))
+    crashed, writing = partition / "part-crashed.parquet", partition / "part-writing.parquet"
+    for orphan in (crashed, writing):
+        shutil.copy(next(partition.glob("part-*.parquet")), orphan)
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(crashed, (two_hours_ago, two_hours_ago))
+
+    removed = vacuum_lake_table(target.table(TABLE), retention_ms=0)
+
+    assert (removed, crashed.exists(), writing.exists()) == (1, False, True)
+    assert len(DeltaTable(str(root / TABLE)).to_pyarrow_table()) == 10

@@ -4,6 +4,7 @@ schemas widen without loss; racing writers land each row once."""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,15 @@ from deltalake import DeltaTable
 from log_ingestion.errors import StorageError
 from log_ingestion.models import Window
 from log_ingestion.sink.delta import DeltaSink, Lake
+from log_ingestion.sink.delta_maintenance import compact_lake_table, vacuum_lake_table
 from log_ingestion.sink.lake_store import LakeOptions
 from log_ingestion.sink.naming import table_dir_name
 from log_ingestion.state import LogCheckpoint
 from log_ingestion.state.delta_store import DeltaCheckpointStore
+from log_ingestion.state.in_table import CARRIED_KEY, app_id
 
 from ..support.lake import read_all, rows_polars
-from ..support.s3 import S3Bucket
+from ..support.s3 import S3Bucket, signed_request
 
 HOUR = 3_600_000
 START = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -136,7 +139,7 @@ def test_state_reset_is_a_commit_without_files(s3_bucket: S3Bucket) -> None:
     target = lake(s3_bucket)
     store = started(target)
     commit(target, FIRST, batch(FIRST, 5), LOG)
-    store.save(store.load("L1").rewound(0))
+    store.rewind("L1", 0)
     table = DeltaTable(target.table(TABLE).uri, storage_options=s3_bucket.env())
     metrics = table.history(1)[0].get("operationMetrics", {})
     assert (
@@ -158,6 +161,26 @@ def test_compaction_does_not_lose_the_checkpoint(s3_bucket: S3Bucket) -> None:
     assert ("OPTIMIZE", ((FIRST.start_ms, SECOND.end_ms),)) == (
         table.history(1)[0]["operation"],
         loaded.committed,
+    )
+
+
+def test_a_compaction_drops_the_log_transaction_and_keeps_the_carried_mark(
+    s3_bucket: S3Bucket,
+) -> None:
+    """What the racing rules rest on (ADR 0003): delta-rs' optimize commits without the
+    application transaction it is given, but with the metadata marking its copy."""
+    target = lake(s3_bucket)
+    started(target)
+    commit(target, FIRST, batch(FIRST, 5), LOG)
+    commit(target, SECOND, batch(SECOND, 5, first=10), LOG.with_committed(FIRST))
+    table = DeltaTable(target.table(TABLE).uri, storage_options=s3_bucket.env())
+    before = table.transaction_version(app_id("L1"))
+    compact_lake_table(target.table(TABLE), before_ms=None, target_bytes=2**20)
+    table.update_incremental()
+    optimize = next(entry for entry in table.history(3) if entry["operation"] == "OPTIMIZE")
+    assert (table.transaction_version(app_id("L1")), optimize.get(CARRIED_KEY)) == (
+        before,
+        "true",
     )
 
 
@@ -237,8 +260,110 @@ def test_two_writers_of_different_windows_keep_both_in_the_checkpoint(s3_bucket:
     assert ([], ((FIRST.start_ms, SECOND.end_ms),)) == (errors, loaded.committed)
 
 
+def test_a_window_another_writer_left_open_is_not_taken_for_committed(
+    s3_bucket: S3Bucket,
+) -> None:
+    """A writer losing the race to a commit of the same window still open (its rows so far,
+    the window not committed) commits its whole window instead of skipping it."""
+    started(lake(s3_bucket))
+    behind = lake(s3_bucket)
+    assert behind.table(TABLE).refresh()  # its snapshot is older than the other commit
+    still_open = DeltaSink(lake(s3_bucket)).stage(TABLE)
+    still_open.write(batch(FIRST, 3))
+    still_open.commit(FIRST, LOG)
+    whole = batch(FIRST, 10)
+
+    commit(behind, FIRST, whole, LOG)
+
+    loaded = DeltaCheckpointStore(lake(s3_bucket)).load("L1")
+    assert (expected_rows(whole), True) == (
+        rows_polars(lake(s3_bucket).table(TABLE).uri, s3_bucket),
+        loaded.is_committed(FIRST),
+    )
+
+
+def test_a_start_after_another_workers_start_keeps_its_windows(s3_bucket: S3Bucket) -> None:
+    """A worker that found no table, saving its start once another worker created the table
+    and committed a window, takes that checkpoint instead of forgetting the window."""
+    late = DeltaCheckpointStore(lake(s3_bucket))
+    assert late.load("L1").table == ""
+    target = lake(s3_bucket)
+    started(target)
+    commit(target, FIRST, batch(FIRST, 5), LOG)
+
+    saved = late.save(LOG)
+
+    loaded = DeltaCheckpointStore(lake(s3_bucket)).load("L1")
+    assert (saved.is_committed(FIRST), loaded.is_committed(FIRST)) == (True, True)
+
+
+def test_a_reset_that_loses_a_race_rewinds_the_winners_checkpoint(
+    s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window committed between the reset's read of the table and its commit stays
+    committed when it lies before the reset's `--from`."""
+    target = lake(s3_bucket)
+    store = started(target)
+    commit(target, SECOND, batch(SECOND, 5), LOG)
+    resetting = lake(s3_bucket)
+    table = resetting.table(TABLE)
+    original_refresh = table.refresh
+
+    def refresh_then_lose_a_race() -> bool:
+        found = original_refresh()
+        commit(lake(s3_bucket), FIRST, batch(FIRST, 5, first=10), store.load("L1"))
+        monkeypatch.setattr(table, "refresh", original_refresh)
+        return found
+
+    monkeypatch.setattr(table, "refresh", refresh_then_lose_a_race)
+
+    DeltaCheckpointStore(resetting).rewind("L1", SECOND.start_ms)
+
+    loaded = DeltaCheckpointStore(lake(s3_bucket)).load("L1")
+    assert ((FIRST.start_ms, FIRST.end_ms),) == loaded.committed
+
+
 def test_two_first_runs_create_one_table(s3_bucket: S3Bucket) -> None:
     """Racing creators: one creates version 0, the other takes its checkpoint."""
     errors = race(*(lambda: DeltaCheckpointStore(lake(s3_bucket)).save(LOG) for _ in range(2)))
     table = DeltaTable(lake(s3_bucket).table(TABLE).uri, storage_options=s3_bucket.env())
     assert (errors, table.version()) == ([], 0)
+
+
+def deleted(bucket: S3Bucket) -> None:
+    """Every object of the bucket removed, then the bucket itself."""
+    listing = signed_request(bucket, "GET", "").text
+    for key in re.findall(r"<Key>([^<]+)</Key>", listing):
+        assert signed_request(bucket, "DELETE", key).status_code == 204
+    assert signed_request(bucket, "DELETE", "").status_code == 204
+
+
+@pytest.mark.parametrize("action", ["commit", "reset", "compact", "vacuum"])
+def test_a_bucket_deleted_while_running_is_one_line_without_the_stores_text(
+    s3_bucket: S3Bucket, action: str
+) -> None:
+    """The table was open when its bucket went: a `StorageError` (exit 4) of one line
+    naming the cause, and nothing of the store's XML body."""
+    target = lake(s3_bucket)
+    started(target)
+    commit(target, FIRST, batch(FIRST, 5), LOG)
+    commit(target, SECOND, batch(SECOND, 5, first=10), LOG.with_committed(FIRST))
+    table = target.table(TABLE)
+    assert table.refresh()
+    deleted(s3_bucket)
+    actions = {
+        "commit": lambda: commit(target, FIRST, batch(FIRST, 5), LOG),
+        "reset": lambda: table.save(lambda current: LOG),
+        "compact": lambda: compact_lake_table(table, before_ms=None, target_bytes=2**20),
+        "vacuum": lambda: vacuum_lake_table(table, retention_ms=0),
+    }
+
+    with pytest.raises(StorageError) as failed:
+        actions[action]()
+
+    message = str(failed.value)
+    assert (len(message.splitlines()), "<" in message, "bucket" in message) == (
+        1,
+        False,
+        True,
+    ), message

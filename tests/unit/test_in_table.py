@@ -80,13 +80,22 @@ def test_damaged_metadata_is_a_storage_error():
         from_entry({CHECKPOINT_KEY: "{not json"}, "t")
 
 
-def test_a_commit_covers_the_windows_inside_its_range():
-    """A window inside the range a commit of ours replaced is covered by it."""
-    entry = to_metadata(BASE, Window(0, 4 * HOUR))
-    assert [covers(entry, Window(HOUR, 2 * HOUR)), covers(entry, Window(0, 5 * HOUR))] == [
+def test_a_commit_covers_the_committed_windows_inside_its_range():
+    """A window inside the range a commit of ours replaced, and committed by it, is covered."""
+    entry = to_metadata(with_windows(BASE, 0, 1, 2, 3), Window(0, 4 * HOUR))
+    assert [
+        covers(entry, Window(HOUR, 2 * HOUR), "t"),
+        covers(entry, Window(0, 5 * HOUR), "t"),
+    ] == [
         True,
         False,
     ]
+
+
+def test_a_commit_of_a_window_still_open_does_not_cover_it():
+    """A unit's commit of the rows of a window so far, not committed, covers nothing."""
+    entry = to_metadata(with_windows(BASE, 0), Window(HOUR, 2 * HOUR))
+    assert covers(entry, Window(HOUR, 2 * HOUR), "t") is False
 
 
 def test_merged_without_another_writer_is_ours():

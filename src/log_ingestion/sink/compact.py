@@ -6,18 +6,22 @@ partition's files, in groups of about `target_bytes`, as one file per group, and
 it through the same journal as a window: the new file and the deletion of the old ones
 become visible at once, and a reader never sees a partition twice or half. It holds the
 table's lock per partition, so it runs beside an ingesting process (whose publishes wait
-for it, and then carry rows out of the merged file where they must).
+for it, and then carry rows out of the merged file where they must), and under it first
+carries out the journals of interrupted publishes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from log_ingestion.errors import StorageError
 from log_ingestion.models import Window
 from log_ingestion.sink.files import DayFiles, TempFile
 from log_ingestion.sink.naming import (
@@ -32,7 +36,8 @@ from log_ingestion.sink.naming import (
 )
 from log_ingestion.sink.parquet_dir import ParquetSink
 from log_ingestion.sink.publish import Publication
-from log_ingestion.sink.schema import conform, unify
+from log_ingestion.sink.schema import big_int_columns, conform, unify_exact
+from log_ingestion.sink.storage import storage_error
 
 TARGET_BYTES = 128 * 1024 * 1024
 EPOCH = dt.date(1970, 1, 1)
@@ -67,6 +72,9 @@ def compact_table(
         if day is None or (before_ms is not None and day >= day_of(before_ms)):
             continue
         with sink.lock(table):
+            # An interrupted publish leaves a window's old and new files side by side until
+            # its journal is carried out: merged before that, both sets would stay.
+            sink.finish_publishes(table_dir)
             done += _partition(sink, table_dir, day, target_bytes)
     return done
 
@@ -111,7 +119,8 @@ def _groups(files: list[pafs.FileInfo], target_bytes: int) -> list[list[pafs.Fil
 def _merge(sink: ParquetSink, table_dir: str, day: int, group: list[pafs.FileInfo]) -> Compacted:
     """One group of a partition's files as one file, published through the journal."""
     tables = [sink.storage.read_table(info.path) for info in group]
-    schema = unify([table.schema for table in tables])
+    big_ints = set().union(*(big_int_columns(table) for table in tables))
+    schema = unify_exact([table.schema for table in tables], big_ints)
     rows = pa.concat_tables([conform(table, schema) for table in tables])
     windows = [data_file_window(info.base_name)[0] for info in group]  # type: ignore[index]
     extent = Window(min(w.start_ms for w in windows), max(w.end_ms for w in windows))
@@ -126,15 +135,33 @@ def _merge(sink: ParquetSink, table_dir: str, day: int, group: list[pafs.FileInf
 
     sink.storage.make_dirs(join(table_dir, STAGING_DIR))
     files = DayFiles(sink.storage, sink.options, day, next_names)
-    files.add(rows)
-    temps: list[TempFile] = files.finish()
-    for temp in temps:
-        sink.storage.sync(join(table_dir, temp.temp))
-    old = tuple(join(partition_dir(day), info.base_name) for info in group)
 
     def discard() -> None:
+        files.close_quietly()
         for path in created:
-            sink.storage.delete(path)
+            with contextlib.suppress(StorageError):  # recover() removes what is left
+                sink.storage.delete(path)
 
+    temps = _written(sink, table_dir, files, rows, discard)
+    old = tuple(join(partition_dir(day), info.base_name) for info in group)
     Publication(sink.storage, table_dir, extent, token, sink.options, discard, old).run(temps)
     return Compacted(1, len(group), len(temps), rows.num_rows)
+
+
+def _written(
+    sink: ParquetSink, table_dir: str, files: DayFiles, rows: pa.Table, discard: Callable[[], None]
+) -> list[TempFile]:
+    """The merged rows in closed, synced temps; on a failure no temp is left or open."""
+    staging = join(table_dir, STAGING_DIR)
+    try:
+        files.add(rows)
+        temps = files.finish()
+        for temp in temps:
+            sink.storage.sync(join(table_dir, temp.temp))
+        sink.storage.sync_dir(staging)
+    except Exception as exc:
+        discard()
+        if isinstance(exc, OSError):
+            raise storage_error(exc, "write a merged file in", staging) from exc
+        raise
+    return temps

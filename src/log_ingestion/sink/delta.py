@@ -39,8 +39,7 @@ from log_ingestion.sink.schema import (
     big_int_columns,
     check_inside,
     conform,
-    exact,
-    unify,
+    unify_exact,
     with_event_timestamp,
     without_partition_key,
 )
@@ -177,7 +176,7 @@ class DeltaStaged:
         self._high = high if self._high is None else max(self._high, high)
         self._big_ints |= big_int_columns(rows)
         schemas = [rows.schema] if self._schema is None else [self._schema, rows.schema]
-        self._schema = exact(unify(schemas), self._big_ints)
+        self._schema = unify_exact(schemas, self._big_ints)
         self._batches.append(rows)
 
     def commit(self, window: Window, checkpoint: LogCheckpoint | None = None) -> Published:

@@ -33,7 +33,7 @@ from log_ingestion.errors import StorageError
 from log_ingestion.logging import get_logger
 from log_ingestion.models import Window
 from log_ingestion.sink.delta_schema import EVENT_SCHEMA, fitted, predicate
-from log_ingestion.sink.lake_store import LakeOptions, redact, translated
+from log_ingestion.sink.lake_store import LakeOptions, is_store_failure, short, translated
 from log_ingestion.sink.naming import PARTITION_KEY
 from log_ingestion.sink.publish import Published
 from log_ingestion.state.checkpoint import LogCheckpoint
@@ -130,7 +130,7 @@ class LakeTable:
         created it first, its checkpoint instead (the first commit fixes name and grid)."""
         with self.lock:
             if self.refresh():
-                return self.checkpoint or self.save(checkpoint)
+                return self.save(lambda table: table or checkpoint)
             refuse_foreign_files(self._options, self.name)
             properties = self._properties(checkpoint, None, version=0, retries=0)
             try:
@@ -146,16 +146,21 @@ class LakeTable:
             except (CommitFailedError, DeltaError) as exc:
                 if not self.refresh():
                     raise self._failed("create table", exc) from None
-                return self.checkpoint or self.save(checkpoint)
+                return self.save(lambda table: table or checkpoint)
             self.checkpoint = checkpoint
             return checkpoint
 
-    def save(self, checkpoint: LogCheckpoint) -> LogCheckpoint:
-        """A commit with no rows that makes `checkpoint` the table's (a `state reset`)."""
+    def save(self, change: Callable[[LogCheckpoint | None], LogCheckpoint]) -> LogCheckpoint:
+        """A commit with no rows that makes `change(the table's checkpoint)` the table's (a
+        log's start, a `state reset`); none when that is the table's already. After a lost
+        race `change` is applied again, to the checkpoint the winner left."""
         with self.lock:
             for attempt in range(ATTEMPTS):
                 table = self._require()
                 known = table.version()
+                checkpoint = change(self.checkpoint)
+                if checkpoint is self.checkpoint:
+                    return checkpoint
                 try:
                     with translated(f"commit to table {self.name}", self._options):
                         table.create_write_transaction(
@@ -188,7 +193,8 @@ class LakeTable:
                     self._write(table, window, data, after)
                 except CommitFailedError as exc:
                     if any(
-                        covers(entry, window) for entry in self._conflicted(attempt, exc, known)
+                        covers(entry, window, self.uri)
+                        for entry in self._conflicted(attempt, exc, known)
                     ):
                         return SKIPPED  # another writer committed this window meanwhile
                     continue
@@ -197,9 +203,12 @@ class LakeTable:
         raise self._kept_conflicting()
 
     def maintain(self, operation: Callable[[DeltaTable, CommitProperties], T]) -> T:
-        """Run a maintenance commit (a compaction, a vacuum) that carries the log's checkpoint
-        and its application transaction: it conflicts with the log's own commits instead of
-        hiding their checkpoint, and is tried again when it loses."""
+        """Run a maintenance commit (a compaction, a vacuum) given a copy of the log's
+        checkpoint, marked carried, and its application transaction, tried again when it
+        loses a race. A vacuum keeps the transaction and so conflicts with the log's own
+        commits; a compaction drops it, and conflicts with a window's commit only where both
+        rewrite a file (ConcurrentDeleteDelete). The mark keeps its copy, which may be a
+        window behind, from hiding the checkpoint of a commit it raced."""
         with self.lock:
             for attempt in range(ATTEMPTS):
                 table = self._require()
@@ -210,6 +219,8 @@ class LakeTable:
                         return operation(table, properties)
                 except CommitFailedError as exc:
                     self._conflicted(attempt, exc, known)
+                except DeltaError as exc:  # the table refused it: one clear line
+                    raise self._failed("maintain table", exc) from exc
         raise self._kept_conflicting()
 
     def _write(
@@ -229,7 +240,10 @@ class LakeTable:
                 )
             except CommitFailedError:
                 raise
-            except DeltaError as exc:  # invalid data, schema: a bug of ours, one clear line
+            except DeltaError as exc:
+                if is_store_failure(exc):
+                    raise  # `translated` names its cause
+                # invalid data, schema: a bug of ours, one clear line
                 raise self._failed(f"write window {window}", exc) from exc
 
     def _properties(
@@ -266,7 +280,7 @@ class LakeTable:
         )
 
     def _failed(self, action: str, exc: Exception) -> StorageError:
-        detail = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, self._options)
+        detail = short(str(exc), self._options) or type(exc).__name__
         return StorageError(f"cannot {action} of {self.uri}: {detail}")
 
     def _published(self, version: int, rows: int) -> Published:

@@ -20,9 +20,9 @@ from log_ingestion.sink.schema import (
     TIMESTAMP_COLUMN,
     big_int_columns,
     conform,
-    exact,
     for_file,
     unify,
+    unify_exact,
 )
 from log_ingestion.sink.storage import Storage
 
@@ -133,7 +133,7 @@ class DayFiles:
         if self._schema is None:
             self._schema = unify([rows.schema])
         elif not rows.schema.equals(self._schema):
-            unified = exact(unify([self._schema, rows.schema]), self._big_ints)
+            unified = unify_exact([self._schema, rows.schema], self._big_ints)
             if not unified.equals(self._schema):
                 self._widen(unified)
         return conform(rows, self._schema)
@@ -202,17 +202,23 @@ class _ParquetTemp:
         self._row_group_rows = options.row_group_rows
         self._rows = 0
         self._stream = storage.open_output(path)
-        self._writer = pq.ParquetWriter(
-            self._stream,
-            schema,
-            compression=options.compression,
-            compression_level=options.compression_level,
-            use_dictionary=dictionary_columns(schema),
-            column_encoding=dict.fromkeys(delta_columns(schema), "DELTA_BINARY_PACKED"),
-            version="2.6",
-            data_page_version="1.0",  # the page format every reader knows
-            write_statistics=True,
-        )
+        try:
+            self._writer = pq.ParquetWriter(
+                self._stream,
+                schema,
+                compression=options.compression,
+                compression_level=options.compression_level,
+                use_dictionary=dictionary_columns(schema),
+                column_encoding=dict.fromkeys(delta_columns(schema), "DELTA_BINARY_PACKED"),
+                version="2.6",
+                data_page_version="1.0",  # the page format every reader knows
+                write_statistics=True,
+            )
+        except Exception:
+            # the writer writes the file's header as it opens: nobody else can close it now
+            with contextlib.suppress(OSError):
+                self._stream.close()
+            raise
 
     def write(self, rows: pa.Table) -> None:
         self._writer.write_table(rows, row_group_size=self._row_group_rows)

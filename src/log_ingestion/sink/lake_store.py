@@ -1,11 +1,17 @@
 """Where Delta tables live: a root (a local folder or `s3://bucket/prefix`), the options the
 object store is opened with, and the one translation of its failures into `StorageError`.
 
-Credentials come from the standard AWS variables when they are set (`.env` included) and
-otherwise from the object store's own AWS chain (environment, profile files, instance or
-web identity). Timeouts and retries are bounded by our settings, so a store that hangs
+Credentials come from the standard AWS variables when they are set (`.env` included);
+without an access key there, from the profile of the shared AWS files (`AWS_PROFILE`, else
+`default`; `aws_profile`), which the object store cannot read itself; and otherwise from the
+object store's own chain (web identity, a container's or an instance's role). Timeouts and retries are bounded by our settings, so a store that hangs
 fails in bounded time. No message built here carries a secret: the store's own error text
-is reduced to a short cause, and any secret value left in it is cut out.
+(an S3 error body echoes what was signed) is reduced to a short cause, and any secret value
+left in it is cut out.
+
+deltalake raises `OSError` for most failures of the store, but `DeltaError` for those inside
+a write, a vacuum or a compaction; both are translated here when the store's text shows
+they are the store failing.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from log_ingestion.config import Settings
 from log_ingestion.errors import StorageError
@@ -156,9 +164,19 @@ _CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
             "check that the store is up; REQUEST_TIMEOUT bounds each request",
         ),
         (
+            r"error sending request",  # a connection dropped: its cause is cut from the text
+            "the store cannot be reached",
+            "check AWS_ENDPOINT_URL (or AWS_REGION) and that the store is up",
+        ),
+        (
             r"\b5\d\d [A-Z]|Service Unavailable|Internal Server Error|SlowDown",
             "the store kept failing (5xx)",
             "the store is unwell; run again once it answers",
+        ),
+        (
+            r"Object at location .* not found|File not found",
+            "files of the table are missing from the store",
+            "was the table or its bucket deleted while running? Check OUTPUT_DIR",
         ),
         (
             r"No space left|Permission denied|Read-only file system",
@@ -167,6 +185,24 @@ _CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
         ),
     )
 )
+
+
+# what deltalake puts in a `DeltaError` that is the store failing, not the data refused
+_STORE_FAILURE = re.compile(
+    r"object store|Generic S3 error|Error performing|HTTP error|non-2xx|File not found|"
+    r"No space left|Permission denied|Read-only file system",
+    re.IGNORECASE,
+)
+
+
+def is_store_failure(exc: BaseException) -> bool:
+    """Whether a deltalake error is the store failing; a lost race (`CommitFailedError`), a
+    missing table and a refusal of the data are not."""
+    if isinstance(exc, OSError):
+        return True
+    if not isinstance(exc, DeltaError) or isinstance(exc, CommitFailedError | TableNotFoundError):
+        return False
+    return _STORE_FAILURE.search(str(exc)) is not None
 
 
 def cause_of(text: str) -> tuple[str, str]:
@@ -190,10 +226,19 @@ def redact(text: str, options: LakeOptions) -> str:
     return text
 
 
+def short(text: str, options: LakeOptions) -> str:
+    """The first line of an error text that is not the store failing, without any response
+    body it quotes (an S3 body is XML) and without secrets."""
+    line = text.splitlines()[0] if text else ""
+    return redact(line.split("<?xml", 1)[0].split("<Error>", 1)[0].rstrip(" :"), options)
+
+
 @contextmanager
 def translated(action: str, options: LakeOptions) -> Iterator[None]:
-    """Any `OSError` of the store inside becomes one `StorageError` line (exit 4)."""
+    """Any failure of the store inside becomes one `StorageError` line (exit 4)."""
     try:
         yield
-    except OSError as exc:
+    except (OSError, DeltaError) as exc:
+        if not is_store_failure(exc):
+            raise
         raise lake_error(exc, action, options) from None

@@ -2,15 +2,16 @@
 
     sink = ParquetSink(root, store=JsonCheckpointStore(state_dir))
     sink.recover()                            # at start: finish or roll back publishes
-    staged = sink.stage(table, window)        # nothing visible yet
+    staged = sink.stage(table)                # nothing visible yet
     staged.write(rows)                        # any number of times
-    staged.commit(checkpoint)                 # files, then the checkpoint
+    staged.commit(window, checkpoint)         # the window's files, then the checkpoint
     staged.abort()                            # instead of commit; never raises
 
-Writers of different tables, or different windows, may run in threads at once; one
-process holds the folder (`exclusive`), and a publish holds its table (`lock`) against
-every other publish or audit of it, in any process. Layout, schema rules and the publish protocol
-are in `docs/arch/parquet-publish.md`.
+The root is a local folder, or a filesystem URI pyarrow opens. Writers of different tables,
+or different windows, may run in threads at once; on a local folder one process holds it
+(`exclusive`), and a publish holds its table (`lock`) against every other publish,
+`recover()`, audit or compaction of it, in any process. An object store has no such locks.
+Layout, schema rules and the publish protocol are in `docs/arch/parquet-publish.md`.
 """
 
 from __future__ import annotations
@@ -113,8 +114,7 @@ class ParquetSink:
             if self.storage.kind(join(info.path, STAGING_DIR)) != pafs.FileType.Directory:
                 continue  # nothing was ever staged there: nothing to finish
             with self.lock(info.base_name):
-                for pending in journal.pending(self.storage, info.path):
-                    journal.apply(self.storage, info.path, pending, outcome)
+                self.finish_publishes(info.path, outcome)
                 stale += self._remove_staging_files(info.path)
         return RecoveryReport(
             journals=outcome.journals,
@@ -124,6 +124,13 @@ class ParquetSink:
             stale=stale,
             missing=tuple(outcome.missing),
         )
+
+    def finish_publishes(self, table_dir: str, outcome: Outcome | None = None) -> None:
+        """Carry out the journals of the table's interrupted publishes. Hold its `lock`:
+        under it, a journal is never one a publisher is still carrying out."""
+        outcome = Outcome() if outcome is None else outcome
+        for pending in journal.pending(self.storage, table_dir):
+            journal.apply(self.storage, table_dir, pending, outcome)
 
     def stage(self, table: str) -> WindowWriter:
         """A writer of one table's rows; nothing is visible until `commit(window)`."""

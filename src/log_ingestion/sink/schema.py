@@ -79,6 +79,12 @@ def exact(schema: pa.Schema, big_ints: set[str]) -> pa.Schema:
     )
 
 
+def unify_exact(schemas: list[pa.Schema], big_ints: set[str]) -> pa.Schema:
+    """`unify`, then `exact`: the schema rows of all `schemas` are stored with, where the
+    columns in `big_ints` (`big_int_columns` of those rows) stay exact."""
+    return exact(unify(schemas), big_ints)
+
+
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """`table` with exactly `schema`'s columns, in order: cast, missing ones null.
 

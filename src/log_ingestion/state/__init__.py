@@ -9,7 +9,8 @@ from log_ingestion.state.json_files import JsonCheckpointStore
 
 
 class CheckpointStore(Protocol):
-    """Loads and lists checkpoints; saves the ones that move without rows (a reset).
+    """Loads and lists checkpoints; saves the ones that move without rows (a log's start,
+    and a reset: `rewind`).
 
     A window's checkpoint is saved by the sink's commit, with its rows (see `sink.Sink`).
     """
@@ -17,6 +18,8 @@ class CheckpointStore(Protocol):
     def load(self, log_id: str) -> LogCheckpoint: ...
 
     def save(self, checkpoint: LogCheckpoint) -> LogCheckpoint: ...
+
+    def rewind(self, log_id: str, from_ms: int) -> LogCheckpoint: ...
 
     def list(self) -> list[LogCheckpoint]: ...
 

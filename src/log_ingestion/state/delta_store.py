@@ -7,7 +7,8 @@ same settings resumes where the last one stopped.
 
     store = DeltaCheckpointStore(lake)
     store.load(log_id)        # from the table's history; empty when there is no table
-    store.save(checkpoint)    # a metadata-only commit (the table is created by the first)
+    store.save(checkpoint)    # a log's start: the table is created by the first
+    store.rewind(log_id, ms)  # a `state reset`: a metadata-only commit
     store.list()              # every table's checkpoint
 
 A window's checkpoint is saved by the sink's commit, with its rows. No lock: the commit
@@ -45,8 +46,9 @@ class DeltaCheckpointStore:
         return LogCheckpoint(log_id=log_id)
 
     def save(self, checkpoint: LogCheckpoint) -> LogCheckpoint:
-        """Make `checkpoint` its table's; the first save of a log creates the table, and a
-        table keeps the name and grid of its first commit."""
+        """Start a log with `checkpoint` (its table and grid): the first save creates the
+        table. When the table has a checkpoint already, another worker started the log
+        since `checkpoint` was loaded, and that one is returned, windows and all."""
         if not checkpoint.table:
             raise ValueError("a checkpoint without a table cannot be saved; this is a bug")
         saved = replace(checkpoint, updated_at=self._now())
@@ -54,10 +56,18 @@ class DeltaCheckpointStore:
         if not table.refresh():
             self._names = None
             return table.create(saved)
-        first = table.checkpoint
-        if first is not None and first.table:
-            saved = replace(saved, table=first.table, window_ms=first.window_ms)
-        return table.save(saved)
+        return table.save(lambda current: current or saved)
+
+    def rewind(self, log_id: str, from_ms: int) -> LogCheckpoint:
+        """Forget what the log committed from `from_ms` on (`LogCheckpoint.rewound`), in the
+        table's newest checkpoint: after a lost race, in the one the winner left."""
+        found = self.load(log_id)
+        if not found.table:
+            return found
+        now = self._now()
+        return self.lake.table(found.table).save(
+            lambda current: replace((current or found).rewound(from_ms), updated_at=now)
+        )
 
     def list(self) -> list[LogCheckpoint]:
         """Every table's checkpoint, by log name then id."""

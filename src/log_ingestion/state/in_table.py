@@ -17,10 +17,11 @@ checkpoint, plus what this commit adds (`merged`); their commits conflict throug
 application transaction.
 
 A maintenance commit carries a copy so that the checkpoint outlives the Delta log's own
-cleanup of old commits (30 days by default) on a log that is quiet that long. Its commit
-does not conflict with a window committed meanwhile (delta-rs checks the application
-transaction of writes, not of a compaction), so the copy may be older than that window's
-commit: a copy counts only when no commit of ours without one is left in the history.
+cleanup of old commits (30 days by default) on a log that is quiet that long. A compaction's
+commit need not conflict with a window committed meanwhile (delta-rs' optimize drops the
+application transaction it is given; only a file both rewrote makes them conflict), so the
+copy may be older than that window's commit: a copy counts only when no commit of ours
+without the mark is left in the history.
 """
 
 from __future__ import annotations
@@ -93,16 +94,20 @@ def newest(
     return None
 
 
-def covers(entry: Mapping[str, Any], window: Window) -> bool:
-    """Whether a history entry is a commit of ours that replaced all of `window`."""
+def covers(entry: Mapping[str, Any], window: Window, where: str) -> bool:
+    """Whether a history entry is a commit of ours that replaced all of `window` and whose
+    checkpoint says it is committed. A unit whose window is still open commits the rows it
+    has so far without that: a writer with the whole window must not skip its own commit."""
     text = entry.get(WINDOW_KEY)
-    if not isinstance(text, str) or entry.get(CHECKPOINT_KEY) is None:
+    if not isinstance(text, str):
         return False
     start, _, end = text.partition("-")
     try:
-        return int(start) <= window.start_ms and window.end_ms <= int(end)
+        replaced = int(start) <= window.start_ms and window.end_ms <= int(end)
     except ValueError:
         return False
+    checkpoint = from_entry(entry, where) if replaced else None
+    return checkpoint is not None and checkpoint.is_committed(window)
 
 
 def merged(table: LogCheckpoint | None, ours: LogCheckpoint, window: Window) -> LogCheckpoint:

@@ -71,6 +71,10 @@ class JsonCheckpointStore:
             raise storage_error(exc, "save checkpoint", str(path)) from exc
         return saved
 
+    def rewind(self, log_id: str, from_ms: int) -> LogCheckpoint:
+        """Forget what the log committed from `from_ms` on (`LogCheckpoint.rewound`)."""
+        return self.save(self.load(log_id).rewound(from_ms))
+
     def list(self) -> list[LogCheckpoint]:
         """Every saved checkpoint, by log name then id."""
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from log_ingestion.sink.lake_store import LakeOptions, cause_of, lake_error
+from log_ingestion.sink.lake_store import LakeOptions, cause_of, is_store_failure, lake_error
 
 SECRET = "wJalrXUtnFEMI-never-shown"
 OPTIONS = LakeOptions(
@@ -68,3 +68,20 @@ def test_no_secret_reaches_the_line():
 def test_a_local_root_has_no_storage_options():
     """A local folder is opened as it is."""
     assert LakeOptions("/data/lake").storage_options() == {}
+
+
+def test_a_delta_error_of_the_store_is_the_stores_failure():
+    """deltalake raises `DeltaError` for the store failing inside a write: translated too;
+    a lost race and a refusal of the data are not the store's."""
+    from deltalake.exceptions import CommitFailedError, DeltaError
+
+    dropped = DeltaError(
+        "Generic DeltaTable error: Error interacting with object store: Generic S3 error: "
+        "Error performing GET http://127.0.0.1:1/lake?list-type=2 - HTTP error: error sending request"
+    )
+    assert [
+        is_store_failure(dropped),
+        is_store_failure(CommitFailedError("a concurrent transaction")),
+        is_store_failure(DeltaError("Invalid data: column a is not nullable")),
+    ] == [True, False, False]
+    assert cause_of(str(dropped))[0] == "the store cannot be reached"
