@@ -146,10 +146,10 @@ def follow(
     *,
     relist: Callable[[], list[LogInfo]] | None = None,
 ) -> RunSummary:
-    """Ingest closed windows as they close, until stopped; `request.start_ms` (if given)
-    applies until a cycle succeeds, later ones resume from the checkpoints. Each cycle
-    after the first asks `relist` for the logs, so a log the API newly shows (in this
-    worker's shard) is followed too.
+    """Ingest closed windows as they close, until stopped; `request.start_ms` and
+    `request.rescan` (if given) apply until a cycle succeeds, later ones resume from the
+    checkpoints. Each cycle after the first asks `relist` for the logs, so a log the API
+    newly shows (in this worker's shard) is followed too.
 
     A cycle whose logs failed with errors a later cycle may not meet (the API down for a
     while) is logged (`follow.cycle_failed`), counted, and tried again after a backoff; a
@@ -171,7 +171,7 @@ def follow(
             continue
         backoff.succeeded()
         metrics.follow_cycle_succeeded()
-        request = replace(request, start_ms=None)
+        request = replace(request, start_ms=None, rescan=False)
         summary += done
         wait_s = max(0.0, (cycle.due_ms - now_ms(pieces.clock)) / 1000)
         get_logger().info("follow.sleep", rows=done.counts.rows, next_window_due_in_s=wait_s)
