@@ -149,17 +149,18 @@ def follow(
     """Ingest closed windows as they close, until stopped; `request.start_ms` and
     `request.rescan` (if given) apply until a cycle succeeds, later ones resume from the
     checkpoints. Each cycle after the first asks `relist` for the logs, so a log the API
-    newly shows (in this worker's shard) is followed too.
+    newly shows (in this worker's shard) is followed too, even when it showed none at first.
 
     A cycle whose logs failed with errors a later cycle may not meet (the API down for a
     while) is logged (`follow.cycle_failed`), counted, and tried again after a backoff; a
     configuration, key or storage error ends the service with the summary that says so.
     """
     stop = pieces.stop
-    summary, backoff = RunSummary(), Backoff()
+    summary, backoff, first = RunSummary(), Backoff(), True
     while not stop.is_set():
-        if relist is not None and summary.logs:
+        if relist is not None and not first:
             logs = _relisted(relist, logs)
+        first = False
         cycle = _next_cycle(pieces, logs, request)
         request = replace(request, end_ms=cycle.end_ms, rescan_from_ms=cycle.rescan_from_ms)
         done = run_once(pieces, logs, request)

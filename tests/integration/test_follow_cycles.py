@@ -83,3 +83,22 @@ def test_rescan_applies_to_the_first_cycle_only(make_harness: HarnessFactory) ->
     second_cycle = (cycles[1] - cycles[0]) // WINDOW_MS
     assert summary.logs[0].counts.windows == first_cycle + second_cycle
     assert first_cycle >= SPAN_MS // WINDOW_MS
+
+
+def test_a_follow_that_listed_no_log_lists_them_again(make_harness: HarnessFactory) -> None:
+    """When the first listing shows no log, the next cycle lists them again and follows
+    the log that appeared."""
+    harness = live(make_harness)
+    calls: list[int] = []
+
+    def relist(stop: threading.Event, every: list[LogInfo]) -> list[LogInfo]:
+        calls.append(1)
+        if len(calls) == 2:
+            stop.set()
+        return app_kv(every)
+
+    summary = follow_with(harness, lambda every: [], relist)
+
+    assert len(calls) == 2
+    assert [log.log.name for log in summary.logs] == ["app-kv"]
+    assert summary.logs[0].counts.committed >= SPAN_MS // WINDOW_MS
