@@ -159,7 +159,10 @@ def follow(
     summary, backoff, first = RunSummary(), Backoff(), True
     while not stop.is_set():
         if relist is not None and not first:
-            logs = _relisted(relist, logs)
+            try:
+                logs = _relisted(relist, logs)
+            except StopRequestedError:
+                break  # the summary keeps the cycles done so far
         first = False
         cycle = _next_cycle(pieces, logs, request)
         request = replace(request, end_ms=cycle.end_ms, rescan_from_ms=cycle.rescan_from_ms)
@@ -170,14 +173,19 @@ def follow(
             summary += _without_errors(done)  # reported now; the next cycle retries them
             stop.wait(_cycle_failed([log.log.name for log in done.failed], done, backoff))
             continue
-        backoff.succeeded()
-        metrics.follow_cycle_succeeded()
         request = replace(request, start_ms=None, rescan=False)
         summary += done
-        wait_s = max(0.0, (cycle.due_ms - now_ms(pieces.clock)) / 1000)
-        get_logger().info("follow.sleep", rows=done.counts.rows, next_window_due_in_s=wait_s)
-        stop.wait(wait_s)
+        _sleep_after(pieces, cycle, done, backoff)
     return replace(summary, interrupted=True)
+
+
+def _sleep_after(pieces: Pieces, cycle: Cycle, done: RunSummary, backoff: Backoff) -> None:
+    """A cycle succeeded: count it, then sleep until the next window is due (or a stop)."""
+    backoff.succeeded()
+    metrics.follow_cycle_succeeded()
+    wait_s = max(0.0, (cycle.due_ms - now_ms(pieces.clock)) / 1000)
+    get_logger().info("follow.sleep", rows=done.counts.rows, next_window_due_in_s=wait_s)
+    pieces.stop.wait(wait_s)
 
 
 def _next_cycle(pieces: Pieces, logs: list[LogInfo], request: Request) -> Cycle:

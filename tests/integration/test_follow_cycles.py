@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from log_ingestion.emulator import ANCHOR_MS
+from log_ingestion.errors import StopRequestedError
 from log_ingestion.ingest import follow, resolve_logs
 from log_ingestion.models import LogInfo
 from log_ingestion.pipeline import RunSummary
@@ -102,3 +103,20 @@ def test_a_follow_that_listed_no_log_lists_them_again(make_harness: HarnessFacto
     assert len(calls) == 2
     assert [log.log.name for log in summary.logs] == ["app-kv"]
     assert summary.logs[0].counts.committed >= SPAN_MS // WINDOW_MS
+
+
+def test_a_stop_while_listing_the_logs_keeps_the_cycles_done(
+    make_harness: HarnessFactory,
+) -> None:
+    """A stop that ends the listing before a cycle returns what the cycles before it did."""
+    harness = live(make_harness)
+
+    def relist(stop: threading.Event, every: list[LogInfo]) -> list[LogInfo]:
+        stop.set()
+        raise StopRequestedError("stopped while waiting for a query")
+
+    summary = follow_with(harness, app_kv, relist)
+
+    assert summary.interrupted
+    assert [log.log.name for log in summary.logs] == ["app-kv"]
+    assert summary.logs[0].counts.rows == len(harness.truth("app-kv")) > 0
