@@ -154,10 +154,13 @@ class LaneWorker:
             with _block_context(lane, block):
                 lane.ingest(block, lambda items: self._ahead(items, lane, committer), behind)
             self._drop_failed(lane, committer)
-            if lane.split and len(lane.logs) > 1:
+            if lane.split:
+                # the block was left unread: the lanes it splits into read it again, also
+                # when a failed commit has just left this one a single log
                 committer.settle()
+                self._drop_failed(lane, committer)
                 get_logger().info("lane.split", logs=len(lane.logs))
-                return lane.halves()
+                return lane.halves() if len(lane.logs) > 1 else lane.apart()
         return []
 
     def _ahead(self, items: Iterator[Item], lane: Lane, committer: Committer) -> Iterator[Item]:
