@@ -21,6 +21,9 @@ EPOCH_SECONDS_THRESHOLD = 1_000_000_000
 # let the last request of a budget land inside the same window and earn a 429.
 SPACING_MARGIN = 1.05
 FAMILIES = ("query", "management")
+# The server's budget resets within 15 minutes: a longer wait asked of us (a Retry-After or
+# a reset far off) is a broken header, and would hold the run for no reason.
+MAX_PAUSE_S = 900.0
 
 
 def reset_delay(reset: str | None, *, now: float | None = None) -> float | None:
@@ -75,7 +78,7 @@ class RateLimiter:
         if seconds <= 0:
             return
         with self._lock:
-            until = self._clock() + seconds
+            until = self._clock() + min(seconds, MAX_PAUSE_S)
             self._paused_until[family] = max(self._paused_until[family], until)
 
     def observe(self, remaining: str | None, reset: str | None, family: str = "query") -> None:

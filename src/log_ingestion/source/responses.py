@@ -25,7 +25,7 @@ from log_ingestion.errors import (
     UnknownLogError,
 )
 from log_ingestion.source.pages import Body, decode_query_body, without_lone_surrogates
-from log_ingestion.source.ratelimit import reset_delay
+from log_ingestion.source.ratelimit import MAX_PAUSE_S, reset_delay
 
 QUERY_KINDS = frozenset({"start", "poll", "next"})
 
@@ -80,14 +80,16 @@ def _is_tls_failure(exc: BaseException) -> bool:
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """How long the server asked us to wait: `Retry-After`, else `X-RateLimit-Reset`."""
+    """How long the server asked us to wait: `Retry-After`, else `X-RateLimit-Reset`, at
+    most `MAX_PAUSE_S` (the budget's own window: a longer ask is a broken header)."""
     value = response.headers.get("retry-after")
     if value is not None:
         try:
-            return max(0.0, float(value))
+            return min(MAX_PAUSE_S, max(0.0, float(value)))
         except ValueError:
             pass
-    return reset_delay(response.headers.get("x-ratelimit-reset"))
+    delay = reset_delay(response.headers.get("x-ratelimit-reset"))
+    return None if delay is None else min(MAX_PAUSE_S, delay)
 
 
 def raise_for_status(response: httpx.Response, kind: str) -> None:

@@ -2,11 +2,13 @@
 
 `Transport.send` takes a `Call`, waits its turn at the shared rate limiter, sends it over
 one pooled httpx client, and returns the body `responses` makes of the answer. Retries
-are decided by type (`RetryableError`) and honour `Retry-After`.
+are decided by type (`RetryableError`) and honour `Retry-After`; every wait between them
+goes through `wait`, which a stop cuts short.
 """
 
 from __future__ import annotations
 
+import random
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -14,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import stamina
 import structlog
 from pydantic import SecretStr
 
@@ -96,20 +97,31 @@ class Transport:
         self._http.close()
 
     def send(self, call: Call) -> Body:
-        options = self._options
-        for attempt in stamina.retry_context(
-            on=_backoff,
-            attempts=options.retry_attempts + 1,
-            timeout=None,
-            wait_initial=options.retry_wait_initial,
-            wait_max=options.retry_wait_max,
-            wait_jitter=options.retry_wait_initial,
-        ):
-            with attempt:
-                if attempt.num > 1:
-                    self.wait(0)  # a stop asked for during the backoff ends the retries here
+        attempts = self._options.retry_attempts + 1
+        for attempt in range(1, attempts + 1):
+            try:
                 return self._send_once(call)
-        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+            except RetryableError as exc:
+                if attempt == attempts:
+                    raise
+                delay = self._backoff(attempt, exc)
+                get_logger().warning(
+                    "api.retry_scheduled",
+                    kind=call.kind,
+                    retry_num=attempt,
+                    caused_by=repr(exc),
+                    wait_for=round(delay, 3),
+                )
+                self.wait(delay)  # a stop ends the wait, and the retries, at once
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    def _backoff(self, attempt: int, exc: RetryableError) -> float:
+        """As long as the server asked (`Retry-After`), else exponential with jitter."""
+        if exc.retry_after is not None:
+            return exc.retry_after
+        initial = self._options.retry_wait_initial
+        jitter = random.uniform(0, initial)  # spreads retries; not a secret
+        return min(self._options.retry_wait_max, initial * 2.0 ** (attempt - 1) + jitter)
 
     def _send_once(self, call: Call) -> Body:
         self._limiter.acquire(family_of(call.kind))
@@ -166,12 +178,3 @@ class Transport:
         )
         if self._on_request is not None:
             self._on_request(RequestRecord(kind, status, seconds, retryable))
-
-
-def _backoff(exc: Exception) -> bool | float:
-    """Retry only what can succeed later; wait as long as the server asked to."""
-    if not isinstance(exc, RetryableError):
-        return False
-    if exc.retry_after is not None:
-        return exc.retry_after
-    return True
