@@ -1,9 +1,9 @@
 """A client-side limiter shared by every request of a run (polls and Next fetches too).
 
-It spaces requests evenly at `per_minute`, so a budget that matches the server's never
-earns a 429. It also follows the server's own budget, which the API counts per key and
-endpoint family (query, management) over 15 minutes and shares among every process using
-the key: when a response says it is spent, or a 429 says so, requests of that family wait
+It spaces each endpoint family's requests (query, management) evenly at `per_minute`, so
+a budget that matches the server's never earns a 429. It also follows the server's own
+budget, which the API counts per key and family over 15 minutes and shares among every
+process using the key: when a response says it is spent, or a 429 says so, requests of that family wait
 for its reset. Several workers on one key thus use the budget up together, wait together,
 and go on together; a request that was in flight as the budget ran out earns a 429 and is
 sent again after its `Retry-After`.
@@ -45,7 +45,8 @@ def family_of(kind: str) -> str:
 
 
 class RateLimiter:
-    """Even spacing at `per_minute` requests, plus the server's budget per family."""
+    """Even spacing at `per_minute` requests of each family, plus the server's budget per
+    family."""
 
     def __init__(
         self,
@@ -58,7 +59,9 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._next_slot = clock()
+        # spaced per family like the server's budgets: a paused family's queue of slots
+        # must not hold the other family back
+        self._next_slot = dict.fromkeys(FAMILIES, clock())
         self._paused_until = dict.fromkeys(FAMILIES, 0.0)
         self.waited_seconds = 0.0
 
@@ -66,8 +69,8 @@ class RateLimiter:
         """Block until this caller may send one request of `family`."""
         with self._lock:
             now = self._clock()
-            slot = max(self._next_slot, now, self._paused_until[family])
-            self._next_slot = slot + self._interval
+            slot = max(self._next_slot[family], now, self._paused_until[family])
+            self._next_slot[family] = slot + self._interval
             delay = slot - now
             self.waited_seconds += delay
         if delay > 0:

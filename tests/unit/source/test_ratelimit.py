@@ -94,3 +94,15 @@ def test_a_pause_longer_than_the_budget_window_is_cut_to_it():
 def test_the_wait_a_response_asks_for_is_cut_to_the_budget_window(headers):
     """A 429 asking for a day is waited for 15 minutes."""
     assert retry_after(httpx.Response(429, headers=headers)) == MAX_PAUSE_S
+
+
+def test_a_paused_query_budget_does_not_hold_management_calls_back():
+    """Queries waiting out a spent budget take their slots in the queries' queue only: a
+    management call after them goes at once."""
+    clock = FakeClock()
+    limiter = RateLimiter(60, clock=clock.time, sleep=clock.sleep)
+    limiter.pause(30, family="query")
+    limiter.acquire("query")
+    waited = sum(clock.slept)
+    limiter.acquire("management")
+    assert (waited, sum(clock.slept) - waited) == (pytest.approx(30), 0)
