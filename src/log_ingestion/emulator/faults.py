@@ -62,6 +62,8 @@ class Faults:
     live_append_per_page: int = 0
     live_append_log: str | None = None
     inexact_counts: bool = False  # statistics say `all_exact_result: false`
+    ignore_timeslice: bool = False  # statistics come in the default ten buckets regardless
+    statistics_shift_ms: int = 0  # statistics describe (and count) a range this much later
     # limits the real service has but does not publish
     max_timeslice: int = 1000  # most buckets a timeslice(N) may ask for; more is a 400
     # rate limiting, per (api key, family)

@@ -20,6 +20,7 @@ from log_ingestion.models import EventPage, LogInfo, Window
 from log_ingestion.outputs import is_loopback_host
 from log_ingestion.source.pages import (
     Body,
+    BucketCountError,
     events_of,
     find_link,
     is_running,
@@ -137,12 +138,13 @@ class LogSearchClient:
     ) -> list[int]:
         """The count of each of `windows` consecutive grid windows from `first` on, all logs
         together: one `calculate(count) timeslice(N)` query. Where the API refuses
-        timeslice, ten windows at a time, one default bucket each."""
+        timeslice, or answers other buckets than it asked for, ten windows at a time, one
+        default bucket each."""
         width = first.end_ms - first.start_ms
         if self.timeslice and windows > 1:
             try:
                 return self._buckets(log_ids, first.start_ms, width, windows, query)
-            except QueryRejectedError:
+            except (QueryRejectedError, BucketCountError):
                 self.timeslice = False  # not asked again in this run
         counts: list[int] = []
         for start in range(
@@ -166,7 +168,8 @@ class LogSearchClient:
         if timeslice and buckets != DEFAULT_BUCKETS:
             statement += f" timeslice({buckets})"
         span = Window(start_ms, start_ms + buckets * width)
-        return statistics_buckets(self._start(log_ids, span, statement, per_page=None), buckets)
+        body = self._start(log_ids, span, statement, per_page=None)
+        return statistics_buckets(body, buckets, Window(start_ms, start_ms + width))
 
     def _start(
         self, log_ids: LogIds, window: Window, statement: str, *, per_page: int | None

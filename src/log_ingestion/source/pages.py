@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 import msgspec
 
 from log_ingestion.errors import ApiError
-from log_ingestion.models import EventPage
+from log_ingestion.models import EventPage, Window
 
 Body = Mapping[str, Any]
 
@@ -172,9 +172,14 @@ def statistics_count(body: Body) -> int:
     raise ApiError("a count query finished without a count in `statistics`")
 
 
-def statistics_buckets(body: Body, buckets: int) -> list[int]:
+class BucketCountError(ApiError):
+    """A count query answered another number of buckets than it asked for: the API did not
+    take its `timeslice(N)`."""
+
+
+def statistics_buckets(body: Body, buckets: int, first: Window) -> list[int]:
     """The count of each timeseries bucket of a completed `calculate(count)` query, which
-    must have exactly `buckets` of them."""
+    must have exactly `buckets` of them, each one grid window: the first is `first`."""
     statistics = body.get("statistics")
     if not isinstance(statistics, Mapping):
         raise ApiError("a count query finished without `statistics`")
@@ -184,7 +189,16 @@ def statistics_buckets(body: Body, buckets: int) -> list[int]:
     series = (statistics.get("timeseries") or {}).get("global_timeseries")
     if not isinstance(series, list) or len(series) != buckets:
         found = len(series) if isinstance(series, list) else "no"
-        raise ApiError(f"a count query answered {found} timeseries buckets, not {buckets}")
+        raise BucketCountError(f"a count query answered {found} timeseries buckets, not {buckets}")
+    width = first.end_ms - first.start_ms
+    granularity, start = statistics.get("granularity"), statistics.get("from")
+    if granularity != width or start != first.start_ms:
+        # buckets of another width or start count other ranges than the windows: a zero
+        # there would commit a window empty without reading it
+        raise ApiError(
+            f"a count query answered buckets of {granularity} ms from {start}, "
+            f"not of the {width} ms windows from {first.start_ms}"
+        )
     counts = [bucket.get("count") if isinstance(bucket, Mapping) else None for bucket in series]
     if not all(isinstance(count, int | float) for count in counts):
         raise ApiError("a count query answered a timeseries bucket without a count")
