@@ -159,16 +159,19 @@ def _sequence_numbers(events: list[WireEvent]) -> list[int]:
 
 
 def statistics_count(body: Body) -> int:
-    """The total of a completed `calculate(count)` query."""
+    """The total of a completed `calculate(count)` query; an estimate is not a count."""
     statistics = body.get("statistics")
     if not isinstance(statistics, Mapping):
         raise ApiError("a count query finished without `statistics`")
+    if statistics.get("all_exact_result") is False:
+        raise ApiError("the API's count is an estimate (all_exact_result: false)")
     count = statistics.get("count")
     if isinstance(count, int | float):
         return int(count)
-    stats = statistics.get("stats", {}).get("global_timeseries", {})
-    if isinstance(stats, Mapping) and isinstance(stats.get("count"), int | float):
-        return int(stats["count"])
+    stats = statistics.get("stats")
+    series = stats.get("global_timeseries") if isinstance(stats, Mapping) else None
+    if isinstance(series, Mapping) and isinstance(series.get("count"), int | float):
+        return int(series["count"])
     raise ApiError("a count query finished without a count in `statistics`")
 
 
