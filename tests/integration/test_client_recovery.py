@@ -29,6 +29,8 @@ TRANSIENT = [
     ("next", "html"),
     ("poll", "content_type"),
     ("next", "content_type"),
+    ("poll", "encoding"),
+    ("next", "encoding"),
     ("next", "stall"),
     ("management", 503),
     ("management", "drop"),

@@ -19,9 +19,18 @@ CALL_KINDS: tuple[CallKind, ...] = ("start", "poll", "next", "management", "down
 FAULT_KINDS: frozenset[str] = frozenset({"start", "poll", "next", "management"})
 
 # What a faulty response looks like. An int is an HTTP status with a JSON error body.
-FaultName = Literal["drop", "truncate", "html", "content_type", "stall", "slow"]
+# "encoding": a body that says it is gzip and is not.
+FaultName = Literal["drop", "truncate", "html", "content_type", "encoding", "stall", "slow"]
 Fault = int | FaultName
-FAULT_NAMES: tuple[FaultName, ...] = ("drop", "truncate", "html", "content_type", "stall", "slow")
+FAULT_NAMES: tuple[FaultName, ...] = (
+    "drop",
+    "truncate",
+    "html",
+    "content_type",
+    "encoding",
+    "stall",
+    "slow",
+)
 
 
 @dataclass

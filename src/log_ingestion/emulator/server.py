@@ -213,6 +213,8 @@ class Emulator:
             response.events = 0
         elif fault == "content_type":
             response.content_type = self.faults.wrong_content_type
+        elif fault == "encoding":
+            response.headers.append(("Content-Encoding", "gzip"))
         return response
 
 

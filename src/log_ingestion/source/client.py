@@ -211,8 +211,11 @@ class LogSearchClient:
     def _trusted(self, href: str, rel: str) -> str:
         """A link the API key may be sent to: the endpoint's own host, or a Rapid7 Log Search
         host over https (the API answers on both hosts). Plain http only to loopback."""
-        parts = urlsplit(href)
-        host = (parts.hostname or "").lower()
+        try:
+            parts = urlsplit(href)
+            host = (parts.hostname or "").lower()
+        except ValueError as exc:  # such as an unclosed [IPv6 address
+            raise ApiError(f"the API gave a {rel} link that is not a URL: {exc}") from None
         own_host = host == (urlsplit(self._endpoint).hostname or "").lower()
         secure = parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host))
         if secure and (own_host or host.endswith(RAPID7_HOSTS)):

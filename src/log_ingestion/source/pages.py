@@ -124,13 +124,22 @@ def events_of(body: Body, name_of: LabelNames = _as_is) -> EventPage:
     if events and isinstance(events[0], WireEvent):
         return _columns_of(events, name_of)
     for event in events:
+        if not isinstance(event, Mapping):
+            raise ApiError("an event is not an object; the response is not a Log Search page")
         message = event.get("message")
-        page.timestamps.append(int(event["timestamp"]))
+        page.timestamps.append(_timestamp(event))
         page.sequence_numbers.append(_sequence_number(event))
         page.log_ids.append(str(event.get("log_id", "")))
         page.messages.append(message if isinstance(message, str) else str(message or ""))
         page.labels.append(_labels(event.get("labels"), name_of))
     return page
+
+
+def _timestamp(event: Mapping[str, Any]) -> int:
+    timestamp = event.get("timestamp")
+    if isinstance(timestamp, int | float) and not isinstance(timestamp, bool):
+        return int(timestamp)
+    raise ApiError("an event has no numeric timestamp; the response is not a Log Search page")
 
 
 def _columns_of(events: list[WireEvent], name_of: LabelNames) -> EventPage:

@@ -19,6 +19,8 @@ from log_ingestion.errors import (
     ApiError,
     ApiRefusedError,
     AuthError,
+    ConfigError,
+    LogIngestionError,
     QueryLostError,
     QueryRejectedError,
     RetryableError,
@@ -42,14 +44,31 @@ def body_of(response: httpx.Response, kind: str) -> Body:
     return _decode(response, kind)
 
 
-def transport_error(exc: httpx.TransportError, kind: str, url: str, timeout: float) -> ApiError:
-    """What a failure to exchange a request means, naming the host and the likely fix."""
+def transport_error(
+    exc: httpx.RequestError | httpx.InvalidURL, kind: str, url: str, timeout: float
+) -> LogIngestionError:
+    """What a failure to exchange a request means, naming the host and the likely fix:
+    a timeout, a broken connection or an undecodable body is sent again; a URL that cannot
+    be sent to is the API's fault (a link it gave), or the endpoint's (its scheme)."""
     host = urlsplit(url).netloc
     if isinstance(exc, httpx.TimeoutException):
         return RetryableError(
             f"a {kind} request to {host} timed out after {timeout:g}s (REQUEST_TIMEOUT)",
             url=path_of(url),
         )
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return ConfigError(
+            f"cannot send a {kind} request to {path_of(url)}: {exc}; RAPID7_API_ENDPOINT "
+            "must be an https:// URL"
+        )
+    if isinstance(exc, httpx.DecodingError):
+        return RetryableError(
+            f"the answer to a {kind} request from {host} could not be decoded ({exc}); "
+            "it is sent again",
+            url=path_of(url),
+        )
+    if not isinstance(exc, httpx.TransportError):  # an invalid URL, too many redirects
+        return ApiError(f"a {kind} request to {path_of(url)} cannot be sent: {exc}")
     cause = _cause(exc)
     if isinstance(exc, httpx.ConnectError) and _is_tls_failure(exc):
         fix = "the server does not speak https there (a plain-http port?), or its certificate is not trusted (RAPID7_CA_BUNDLE)"

@@ -141,7 +141,7 @@ class Transport:
                     json=call.json,
                     headers={"x-request-id": request_id},
                 )
-            except httpx.TransportError as exc:
+            except (httpx.RequestError, httpx.InvalidURL) as exc:
                 raise transport_error(
                     exc, call.kind, call.url, self._options.request_timeout
                 ) from None
