@@ -19,8 +19,11 @@ CALL_KINDS: tuple[CallKind, ...] = ("start", "poll", "next", "management", "down
 FAULT_KINDS: frozenset[str] = frozenset({"start", "poll", "next", "management"})
 
 # What a faulty response looks like. An int is an HTTP status with a JSON error body.
-# "encoding": a body that says it is gzip and is not.
-FaultName = Literal["drop", "truncate", "html", "content_type", "encoding", "stall", "slow"]
+# "encoding": a body that says it is gzip and is not; "no_self": a running query's body
+# without its Self link.
+FaultName = Literal[
+    "drop", "truncate", "html", "content_type", "encoding", "no_self", "stall", "slow"
+]
 Fault = int | FaultName
 FAULT_NAMES: tuple[FaultName, ...] = (
     "drop",
@@ -28,6 +31,7 @@ FAULT_NAMES: tuple[FaultName, ...] = (
     "html",
     "content_type",
     "encoding",
+    "no_self",
     "stall",
     "slow",
 )

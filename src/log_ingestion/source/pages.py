@@ -76,6 +76,13 @@ def is_running(body: Body) -> bool:
     return find_link(body, "self") is not None
 
 
+def is_unfinished(body: Body) -> bool:
+    """The body says the query runs on (`progress` below 100): done means no Self link and
+    `progress` absent or 100."""
+    progress = body.get("progress")
+    return isinstance(progress, int | float) and not isinstance(progress, bool) and progress < 100
+
+
 LabelNames = Callable[[str], str]
 
 

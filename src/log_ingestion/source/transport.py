@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from log_ingestion import __version__
 from log_ingestion.errors import ApiError, RetryableError
 from log_ingestion.logging import get_logger, new_request_id
-from log_ingestion.source.pages import Body, find_link
+from log_ingestion.source.pages import Body, find_link, is_unfinished
 from log_ingestion.source.ratelimit import RateLimiter, family_of
 from log_ingestion.source.responses import body_of, transport_error
 
@@ -152,10 +152,13 @@ class Transport:
                 family_of(call.kind),
             )
             body = body_of(response, call.kind)
-            if status == 202 and find_link(body, "self") is None:
-                # "accepted, not finished" with nothing to poll: reading it as a finished,
-                # empty page would commit an empty window
-                raise RetryableError(f"a {call.kind} request answered 202 without a Self link")
+            if (status == 202 or is_unfinished(body)) and find_link(body, "self") is None:
+                # "not finished" with nothing to poll: reading it as a finished, empty page
+                # would commit an empty window
+                raise RetryableError(
+                    f"a {call.kind} request answered {status}, the query not finished "
+                    f"(progress {body.get('progress')}), without a Self link"
+                )
         except RetryableError as exc:
             if exc.retry_after:
                 self._limiter.pause(exc.retry_after, family_of(call.kind))
