@@ -75,13 +75,6 @@ class LogSearchClient:
         body = self._send(Call("GET", f"{self._endpoint}/management/logs", "management"))
         return [_log_info(raw) for raw in body.get("logs") or [] if isinstance(raw, Mapping)]
 
-    def get_log(self, log_id: str) -> LogInfo:
-        url = f"{self._endpoint}/management/logs/{quote(log_id, safe='')}"
-        raw = self._send(Call("GET", url, "management")).get("log")
-        if not isinstance(raw, Mapping):
-            raise ApiError(f"the API answered for log {log_id} without a `log` object", url=url)
-        return _log_info(raw)
-
     def label_name(self, label_id: str) -> str:
         """A label's name, asked of the API once per run; its id when it has no name."""
         with self._labels_lock:
