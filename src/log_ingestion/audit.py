@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from log_ingestion.sink.delta import DeltaSink
 
 QUARANTINE_DIR = "_quarantine"  # strays moved aside by a repair; readers skip `_` folders
-Count = Callable[[LogCheckpoint, Window], int]  # the API's count of a log's window
+# the API's count of a log's window; None where it has no exact one
+Count = Callable[[LogCheckpoint, Window], int | None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,14 +138,16 @@ def _range(from_: str | None, to: str | None) -> tuple[int | None, int | None]:
 
 @contextlib.contextmanager
 def _counting(settings: Settings, api: bool) -> Iterator[Count | None]:
-    """The API's count of a log's window (`--api`), or None."""
+    """The API's count of a log's window (`--api`), or None. A window the API cannot count
+    exactly (an estimate, a count query that failed) is not compared with it."""
     if not api:
         yield None
         return
     from log_ingestion import process
+    from log_ingestion.pipeline.verify import count_or_none
     from log_ingestion.wiring import build_client
 
     with build_client(settings, process.STOP) as client:
-        yield lambda checkpoint, window: client.count(
-            checkpoint.log_id, window, settings.rapid7_query
+        yield lambda checkpoint, window: count_or_none(
+            lambda: client.count(checkpoint.log_id, window, settings.rapid7_query)
         )

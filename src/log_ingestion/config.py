@@ -91,7 +91,9 @@ class Settings(BaseSettings):
     # pyarrow caps a row group at 64Mi rows; a number past its C long failed mid-run
     row_group_rows: int = Field(default=128_000, ge=1_000, le=64 * 1024 * 1024)
     per_page: int = Field(default=500, ge=1, le=500)
-    rate_limit: int = Field(default=60, ge=1, description="API requests per minute, all queries")
+    rate_limit: int = Field(
+        default=60, ge=1, description="API requests per minute, per budget (queries; management)"
+    )
     retry_attempts: int = Field(default=3, ge=0, le=20)
     # every float is finite and at most a day: an `inf` would reach socket and sleep calls
     retry_wait_initial: float = Field(default=0.5, ge=0, le=DAY_SECONDS, allow_inf_nan=False)

@@ -146,20 +146,24 @@ def follow(
     *,
     relist: Callable[[], list[LogInfo]] | None = None,
 ) -> RunSummary:
-    """Ingest closed windows as they close, until stopped; `request.start_ms` (if given)
-    applies until a cycle succeeds, later ones resume from the checkpoints. Each cycle
-    after the first asks `relist` for the logs, so a log the API newly shows (in this
-    worker's shard) is followed too.
+    """Ingest closed windows as they close, until stopped; `request.start_ms` and
+    `request.rescan` (if given) apply until a cycle succeeds, later ones resume from the
+    checkpoints. Each cycle after the first asks `relist` for the logs, so a log the API
+    newly shows (in this worker's shard) is followed too, even when it showed none at first.
 
     A cycle whose logs failed with errors a later cycle may not meet (the API down for a
     while) is logged (`follow.cycle_failed`), counted, and tried again after a backoff; a
     configuration, key or storage error ends the service with the summary that says so.
     """
     stop = pieces.stop
-    summary, backoff = RunSummary(), Backoff()
+    summary, backoff, first = RunSummary(), Backoff(), True
     while not stop.is_set():
-        if relist is not None and summary.logs:
-            logs = _relisted(relist, logs)
+        if relist is not None and not first:
+            try:
+                logs = _relisted(relist, logs)
+            except StopRequestedError:
+                break  # the summary keeps the cycles done so far
+        first = False
         cycle = _next_cycle(pieces, logs, request)
         request = replace(request, end_ms=cycle.end_ms, rescan_from_ms=cycle.rescan_from_ms)
         done = run_once(pieces, logs, request)
@@ -169,14 +173,19 @@ def follow(
             summary += _without_errors(done)  # reported now; the next cycle retries them
             stop.wait(_cycle_failed([log.log.name for log in done.failed], done, backoff))
             continue
-        backoff.succeeded()
-        metrics.follow_cycle_succeeded()
-        request = replace(request, start_ms=None)
+        request = replace(request, start_ms=None, rescan=False)
         summary += done
-        wait_s = max(0.0, (cycle.due_ms - now_ms(pieces.clock)) / 1000)
-        get_logger().info("follow.sleep", rows=done.counts.rows, next_window_due_in_s=wait_s)
-        stop.wait(wait_s)
+        _sleep_after(pieces, cycle, done, backoff)
     return replace(summary, interrupted=True)
+
+
+def _sleep_after(pieces: Pieces, cycle: Cycle, done: RunSummary, backoff: Backoff) -> None:
+    """A cycle succeeded: count it, then sleep until the next window is due (or a stop)."""
+    backoff.succeeded()
+    metrics.follow_cycle_succeeded()
+    wait_s = max(0.0, (cycle.due_ms - now_ms(pieces.clock)) / 1000)
+    get_logger().info("follow.sleep", rows=done.counts.rows, next_window_due_in_s=wait_s)
+    pieces.stop.wait(wait_s)
 
 
 def _next_cycle(pieces: Pieces, logs: list[LogInfo], request: Request) -> Cycle:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from log_ingestion.errors import ConfigError
 from log_ingestion.models import Window
-from log_ingestion.state import LogCheckpoint
+from log_ingestion.state import LogCheckpoint, merge_intervals
 
 # A plan this long is a typo (`--from 100000w`, a 1 s window over years), not a backfill.
 MAX_WINDOWS = 1_000_000
@@ -51,23 +51,29 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """A log's tasks, produced one at a time: a long backfill holds no list of windows."""
+    """A log's tasks, produced one at a time: a long backfill holds no list of windows.
+
+    `ranges` are the grid-aligned stretches from `first_ms` on that hold work: what is not
+    committed, what is rescanned, and windows not closed yet; a long committed history
+    between them costs nothing."""
 
     checkpoint: LogCheckpoint
     request: Request
     now_ms: int
     window_ms: int
     first_ms: int
+    ranges: tuple[Window, ...] = ()
 
     def __iter__(self) -> Iterator[Task]:
-        for window in grid_windows(self.first_ms, self.request.end_ms, self.window_ms):
-            if window.start_ms >= self.now_ms:
-                return
-            closed = window.end_ms <= self.now_ms - self.request.lag_ms
-            if closed and self._skipped(window):
-                continue
-            query = window if closed else Window(window.start_ms, min(window.end_ms, self.now_ms))
-            yield Task(window, query, closed)
+        for stretch in self.ranges:
+            for window in grid_windows(stretch.start_ms, stretch.end_ms, self.window_ms):
+                closed = window.end_ms <= self.now_ms - self.request.lag_ms
+                if closed and self._skipped(window):
+                    continue
+                query = (
+                    window if closed else Window(window.start_ms, min(window.end_ms, self.now_ms))
+                )
+                yield Task(window, query, closed)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -80,7 +86,8 @@ class Plan:
 
 
 def plan(checkpoint: LogCheckpoint, request: Request, *, now_ms: int) -> Plan:
-    """The windows of `request` that `checkpoint`'s log must ingest at `now_ms`."""
+    """The windows of `request` that `checkpoint`'s log must ingest at `now_ms`; only
+    those are counted against `MAX_WINDOWS`, however long the log's history."""
     window_ms = checkpoint.window_ms
     first_ms = request.start_ms
     if first_ms is None:
@@ -88,14 +95,37 @@ def plan(checkpoint: LogCheckpoint, request: Request, *, now_ms: int) -> Plan:
         first_ms = committed if committed is not None else request.default_start_ms
     if first_ms is None:
         first_ms = request.end_ms
-    windows = window_count(first_ms, min(request.end_ms, now_ms), window_ms)
+    ranges = _ranges(checkpoint, request, first_ms, now_ms)
+    windows = sum(window_count(r.start_ms, r.end_ms, window_ms) for r in ranges)
     if windows > MAX_WINDOWS:
         raise ConfigError(
             f"the range asks for {windows:,} windows of {window_ms:,} ms for "
             f"{checkpoint.log_name or checkpoint.log_id} (at most {MAX_WINDOWS:,}); check "
             "--from/--to and START_TIME, or use a larger WINDOW_SIZE for a new table"
         )
-    return Plan(checkpoint, request, now_ms, window_ms, first_ms)
+    return Plan(checkpoint, request, now_ms, window_ms, first_ms, ranges)
+
+
+def _ranges(
+    checkpoint: LogCheckpoint, request: Request, first_ms: int, now_ms: int
+) -> tuple[Window, ...]:
+    """The grid-aligned, sorted, disjoint stretches of `[first_ms, end)` that hold tasks."""
+    window_ms = checkpoint.window_ms
+    end_ms = min(request.end_ms, now_ms)
+    if end_ms <= first_ms:
+        return ()
+    if request.rescan:
+        wanted = [Window(first_ms, end_ms)]
+    else:
+        wanted = checkpoint.missing(first_ms, end_ms)
+        open_from = (now_ms - request.lag_ms) // window_ms * window_ms
+        for start in (request.rescan_from_ms, open_from):
+            if start is not None and start < end_ms:
+                wanted.append(Window(max(start, first_ms), end_ms))
+    aligned = [
+        (r.start_ms // window_ms * window_ms, r.end_ms + -r.end_ms % window_ms) for r in wanted
+    ]
+    return tuple(Window(start, end) for start, end in merge_intervals(aligned))
 
 
 def grid_windows(start_ms: int, end_ms: int, window_ms: int) -> Iterator[Window]:

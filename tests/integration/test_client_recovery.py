@@ -29,6 +29,8 @@ TRANSIENT = [
     ("next", "html"),
     ("poll", "content_type"),
     ("next", "content_type"),
+    ("poll", "encoding"),
+    ("next", "encoding"),
     ("next", "stall"),
     ("management", 503),
     ("management", "drop"),
@@ -180,3 +182,17 @@ def test_a_next_link_that_loops_back_fails_the_log(make_harness: HarnessFactory)
 
     assert len(summary.failed) == 1
     assert "Next link" in (summary.failed[0].message or "")
+
+
+def test_a_running_query_without_a_self_link_is_not_read_as_done(
+    make_harness: HarnessFactory,
+) -> None:
+    """A poll that says `progress` below 100 but gives no Self link to poll is sent again,
+    not read as the last, empty page: every event lands."""
+    harness = make_harness(faults=Faults(polls_before_ready=3))
+    harness.emulator.faults.fail_next("poll", 1, "no_self")
+
+    events = harness.fetch(LOG, per_page=40)
+
+    assert harness.emulator.faults.pending("poll") == 0
+    assert harness.truth(LOG) == events

@@ -168,7 +168,7 @@ def test_retries_are_counted_in_window_lines_run_line_and_metrics(
     assert result.returncode == 0, result.stderr[-2000:]
     [done] = events(result.stderr, "run.done")
     windows = events(result.stderr, "window.done")
-    scheduled = events(result.stderr, "stamina.retry_scheduled")
+    scheduled = events(result.stderr, "api.retry_scheduled")
     retries = sum(metric_values(textfile.read_text(), "log_ingestion_api_retries_total").values())
     assert done["retries"] > 0
     assert done["retries"] == sum(window["retries"] for window in windows) == retries

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from log_ingestion.emulator import Dataset, Emulator
+from log_ingestion.emulator.faults import Faults
 from log_ingestion.state import JsonCheckpointStore
 
 from ..slow.harness import compare, ingest_env, landed, leftovers, run_to_end, start_run, truth
@@ -31,11 +32,13 @@ def wait_for_commits(state_dir: Path, process: subprocess.Popen[bytes], timeout:
     raise AssertionError("the run committed nothing in time (or ended early)")
 
 
-def stop_time(process: subprocess.Popen[bytes], sig: signal.Signals) -> tuple[int, float]:
+def stop_time(
+    process: subprocess.Popen[bytes], sig: signal.Signals, timeout: float = 30
+) -> tuple[int, float]:
     """(exit code, seconds from the signal to the exit)."""
     sent = time.monotonic()
     process.send_signal(sig)
-    code = process.wait(timeout=30)
+    code = process.wait(timeout=timeout)
     return code, time.monotonic() - sent
 
 
@@ -152,3 +155,27 @@ def test_twenty_sigterms_in_long_follow_cycles_stop_them_promptly(
 
     assert [code for code, _ in results] == [0] * 20
     assert max(seconds for _, seconds in results) < PROMPT_SECONDS
+
+
+def test_sigterm_during_a_long_retry_after_stops_at_once(
+    make_emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    """The API's budget is spent for an hour (a 429 with `Retry-After: 3600`): a SIGTERM
+    while the run waits it out stops the run within a few seconds, with exit 0."""
+    data = Dataset(seed=3, events_per_log=100, span_ms=3_600_000)
+    emulator = make_emulator(data, faults=Faults(rate_limit=0, rate_window_seconds=3600))
+    env = ingest_env(emulator.url, tmp_path / "out", window_size="15m")
+    process = start_run(tmp_path, env, "--from", str(data.start_ms), "--to", str(data.end_ms))
+    deadline = time.monotonic() + 20
+    while not emulator.stats.rate_limited and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # into the wait
+
+    try:
+        code, seconds = stop_time(process, signal.SIGTERM, timeout=PROMPT_SECONDS * 2)
+    finally:
+        process.kill()
+
+    assert emulator.stats.rate_limited >= 1
+    assert code == 0, (tmp_path / "run-000.err").read_text()[-2000:]
+    assert seconds < PROMPT_SECONDS

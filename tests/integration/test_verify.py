@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from tests.integration.conftest import Harness, HarnessFactory, small
 
+from log_ingestion.emulator.faults import Faults
 from log_ingestion.timeparse import format_ms
 
 LOG = "app-kv"
@@ -129,3 +130,17 @@ def test_verify_of_an_unknown_log_exits_2(harness: Harness) -> None:
 
     assert result.returncode == 2
     assert "no checkpoint for 'nope'" in result.stderr
+
+
+def test_verify_api_does_not_compare_with_estimated_counts(
+    make_harness: HarnessFactory,
+) -> None:
+    """Counts the API marks as estimates (`all_exact_result: false`) are not compared: every
+    window is checked against the checkpoint only, and verify exits 0."""
+    harness = make_harness(faults=Faults(inexact_counts=True))
+    harness.ingest(rapid7_log_ids=[LOG])
+
+    counted = harness.cli("verify", "--api")
+
+    assert counted.returncode == 0, counted.stderr
+    assert "0 against the API's count" in counted.stdout

@@ -116,3 +116,24 @@ def test_a_follow_cycle_ends_at_the_last_closed_window():
         8 * HOUR,
         11 * HOUR + 300_000,
     )
+
+
+def test_a_long_committed_history_counts_only_the_windows_to_do():
+    """A follow service on one-second windows, its history longer than MAX_WINDOWS, plans
+    the windows after its last commit and the ones it rescans, not the whole history."""
+    second = 1_000
+    history = MAX_WINDOWS + 5
+    cp = LogCheckpoint("L", "log", "log-0123456789", second, ((0, history * second),))
+    request = Request(
+        end_ms=(history + 3) * second, lag_ms=0, rescan_from_ms=(history - 2) * second
+    )
+
+    planned = list(plan(cp, request, now_ms=(history + 3) * second))
+
+    assert [t.window.start_ms // second - history for t in planned] == [-2, -1, 0, 1, 2]
+
+
+def test_a_hole_in_the_history_is_planned_with_what_follows_the_last_commit():
+    """Resuming plans the uncommitted windows between committed ones too."""
+    planned = tasks(checkpoint(0, 2, 3), now_ms=10 * HOUR, end_ms=6 * HOUR)
+    assert [t.window.start_ms // HOUR for t in planned] == [1, 4, 5]

@@ -39,7 +39,7 @@ from log_ingestion.emulator.queries import (
     matching,
 )
 from log_ingestion.emulator.running import QueryStore, RunningQuery
-from log_ingestion.emulator.statistics import statistics_body
+from log_ingestion.emulator.statistics import answered, statistics_body
 from log_ingestion.emulator.timerange import resolve
 
 PLATFORM_PREFIX = "/log_search"
@@ -185,6 +185,7 @@ class LogSearchApi:
     def _result(self, spec: QuerySpec, style: Rendering) -> Page:
         if spec.query.is_statistical:
             exact = not self.faults.inexact_counts
+            spec = answered(spec, self.faults)
             return Page(statistics_body(self.dataset, spec, exact=exact), 0, None)
         version = self.dataset.version
         page = self.pages.get(

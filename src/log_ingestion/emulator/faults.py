@@ -19,9 +19,22 @@ CALL_KINDS: tuple[CallKind, ...] = ("start", "poll", "next", "management", "down
 FAULT_KINDS: frozenset[str] = frozenset({"start", "poll", "next", "management"})
 
 # What a faulty response looks like. An int is an HTTP status with a JSON error body.
-FaultName = Literal["drop", "truncate", "html", "content_type", "stall", "slow"]
+# "encoding": a body that says it is gzip and is not; "no_self": a running query's body
+# without its Self link.
+FaultName = Literal[
+    "drop", "truncate", "html", "content_type", "encoding", "no_self", "stall", "slow"
+]
 Fault = int | FaultName
-FAULT_NAMES: tuple[FaultName, ...] = ("drop", "truncate", "html", "content_type", "stall", "slow")
+FAULT_NAMES: tuple[FaultName, ...] = (
+    "drop",
+    "truncate",
+    "html",
+    "content_type",
+    "encoding",
+    "no_self",
+    "stall",
+    "slow",
+)
 
 
 @dataclass
@@ -62,6 +75,8 @@ class Faults:
     live_append_per_page: int = 0
     live_append_log: str | None = None
     inexact_counts: bool = False  # statistics say `all_exact_result: false`
+    ignore_timeslice: bool = False  # statistics come in the default ten buckets regardless
+    statistics_shift_ms: int = 0  # statistics describe (and count) a range this much later
     # limits the real service has but does not publish
     max_timeslice: int = 1000  # most buckets a timeslice(N) may ask for; more is a 400
     # rate limiting, per (api key, family)

@@ -20,6 +20,8 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import orjson
+
 from log_ingestion.emulator.api import LogSearchApi, Route, route
 from log_ingestion.emulator.dataset import Dataset, Key
 from log_ingestion.emulator.defaults import DEFAULT_API_KEY
@@ -213,7 +215,20 @@ class Emulator:
             response.events = 0
         elif fault == "content_type":
             response.content_type = self.faults.wrong_content_type
+        elif fault == "encoding":
+            response.headers.append(("Content-Encoding", "gzip"))
+        elif fault == "no_self" and response.chunks is None:
+            response.body = _without_self_link(response.body)
         return response
+
+
+def _without_self_link(body: bytes) -> bytes:
+    parsed = orjson.loads(body)
+    if isinstance(parsed, dict) and isinstance(parsed.get("links"), list):
+        parsed["links"] = [
+            link for link in parsed["links"] if str(link.get("rel", "")).lower() != "self"
+        ]
+    return orjson.dumps(parsed)
 
 
 class _HttpServer(ThreadingHTTPServer):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_right
+from dataclasses import replace
 
 import orjson
 
 from log_ingestion.emulator.dataset import Dataset
+from log_ingestion.emulator.faults import Faults
 from log_ingestion.emulator.queries import QuerySpec, matching, search_stats
 
 BUCKETS = 10  # without timeslice(N)
@@ -20,6 +22,19 @@ BUCKETS = 10  # without timeslice(N)
 
 def buckets_of(spec: QuerySpec) -> int:
     return spec.query.timeslice or BUCKETS
+
+
+def answered(spec: QuerySpec, faults: Faults) -> QuerySpec:
+    """The query the statistics answer: the one asked, unless a fault knob says otherwise
+    (`ignore_timeslice`, `statistics_shift_ms`)."""
+    if faults.ignore_timeslice:
+        spec = replace(spec, query=replace(spec.query, timeslice=None))
+    shift = faults.statistics_shift_ms
+    if shift:
+        low, high = (spec.low[0] + shift, spec.low[1]), (spec.high[0] + shift, spec.high[1])
+        spec = replace(spec, from_ms=spec.from_ms + shift, to_ms=spec.to_ms + shift)
+        spec = replace(spec, low=low, high=high)
+    return spec
 
 
 def bucket_bounds(from_ms: int, to_ms: int, buckets: int = BUCKETS) -> list[int]:

@@ -1,4 +1,4 @@
-"""Deduplication: keep each event of a window once, and only the window's own events."""
+"""Deduplication: keep each event of a query once, and only the events inside its range."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ Key = tuple[int, int, str]  # (timestamp, sequence_number, log_id)
 
 
 class WindowFilter:
-    """Keeps only events inside the window, each `(log_id, sequence_number)` once.
+    """Keeps only events inside `window` (a query's range: one grid window or many, of one
+    log or several), each `(timestamp, sequence_number, log_id)` once.
 
     The server pages in ascending order and `Next` re-runs the query from a position, so
     a repeat can only be a recent key: remembering the last `memory` keys is enough and

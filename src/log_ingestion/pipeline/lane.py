@@ -249,15 +249,17 @@ class Lane:
         self._hand_on(log, ready, behind)
 
     def _commit_empty(self, tasks: dict[str, list[Task]], behind: Behind) -> None:
-        """Windows the API counts as empty: committed, verified, without an event query."""
+        """Windows the API counts as empty: committed, verified, without an event query.
+
+        A unit replaces every row of its range, so a unit is a run of contiguous windows:
+        a committed window between two tasks keeps its rows."""
         for log_id, log_tasks in tasks.items():
-            if not log_tasks:
-                continue
             log = self.logs[log_id]
-            api_counts = {task.window: 0 for task in log_tasks if task.closed}
-            staged = self._sink.stage(log.table)
-            unit = Unit(tuple(log_tasks), staged, log.parser_state, Counts(), {}, api_counts)
-            self._hand_on(log, unit, behind)
+            for run in _contiguous(log_tasks):
+                api_counts = {task.window: 0 for task in run if task.closed}
+                staged = self._sink.stage(log.table)
+                unit = Unit(run, staged, log.parser_state, Counts(), {}, api_counts)
+                self._hand_on(log, unit, behind)
 
     def _hand_on(self, log: LaneLog, unit: Unit, behind: Behind) -> None:
         """The unit goes to commit; the log's next unit starts from what it leaves."""
@@ -304,6 +306,23 @@ class Lane:
         for log in self.logs.values():
             log.tasks.give_back(log.pending)
             log.pending = []
+
+
+def _contiguous(tasks: list[Task]) -> list[tuple[Task, ...]]:
+    """`tasks` in runs of windows each starting where the one before ends; a window still
+    open ends a run, as it ends a query's unit."""
+    runs: list[list[Task]] = []
+    for task in tasks:
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and last.window.end_ms == task.window.start_ms
+            and last.closed == task.closed
+        ):
+            runs[-1].append(task)
+        else:
+            runs.append([task])
+    return [tuple(run) for run in runs]
 
 
 def _within(

@@ -90,10 +90,12 @@ class Committer:
             raise
 
     def settle(self) -> None:
-        """Wait for the commit in flight; its failure is recorded on its log, not raised."""
-        if self._pending is not None:
-            self._pending.exception()  # a commit runs to its end, even when stopping
-            self._pending = None
+        """Wait for the commit in flight. A failed commit is recorded on its log, not raised
+        (the lane drops that log and goes on); anything else that failed in the publish
+        thread is raised here, so a bug ends its lane's logs instead of passing unseen."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()  # a commit runs to its end, even when stopping
 
     def failed(self, log_ids: Sequence[str]) -> list[str]:
         return [log_id for log_id in log_ids if self._results[log_id].error is not None]
@@ -133,11 +135,11 @@ class LaneWorker:
         ):
             committer = Committer(self._results, self._observer, self._stop, publisher)
             try:
-                return self._blocks(lane, committer, tally)
+                more = self._blocks(lane, committer, tally)
+                committer.settle()
+                return more
             except Exception as exc:
                 return self._ended(lane, committer, exc)
-            finally:
-                committer.settle()
 
     def _blocks(self, lane: Lane, committer: Committer, tally: metrics.RequestTally) -> list[Lane]:
         seen = Counts()
@@ -154,10 +156,13 @@ class LaneWorker:
             with _block_context(lane, block):
                 lane.ingest(block, lambda items: self._ahead(items, lane, committer), behind)
             self._drop_failed(lane, committer)
-            if lane.split and len(lane.logs) > 1:
+            if lane.split:
+                # the block was left unread: the lanes it splits into read it again, also
+                # when a failed commit has just left this one a single log
                 committer.settle()
+                self._drop_failed(lane, committer)
                 get_logger().info("lane.split", logs=len(lane.logs))
-                return lane.halves()
+                return lane.halves() if len(lane.logs) > 1 else lane.apart()
         return []
 
     def _ahead(self, items: Iterator[Item], lane: Lane, committer: Committer) -> Iterator[Item]:
@@ -177,7 +182,10 @@ class LaneWorker:
     def _ended(self, lane: Lane, committer: Committer, exc: Exception) -> list[Lane]:
         """A lane that ended early: a stop interrupts its logs; a failure of a shared lane
         sends its logs back apart, so each is tried (and fails, if it must) on its own."""
-        committer.settle()
+        try:
+            committer.settle()
+        except Exception as bug:  # of the publish thread: it outweighs why the lane ended
+            exc = bug
         lane.give_back()
         live = [log_id for log_id in lane.logs if self._results[log_id].error is None]
         if isinstance(exc, _LaneEmptyError):

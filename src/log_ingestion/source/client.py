@@ -20,6 +20,7 @@ from log_ingestion.models import EventPage, LogInfo, Window
 from log_ingestion.outputs import is_loopback_host
 from log_ingestion.source.pages import (
     Body,
+    BucketCountError,
     events_of,
     find_link,
     is_running,
@@ -73,13 +74,6 @@ class LogSearchClient:
     def list_logs(self) -> list[LogInfo]:
         body = self._send(Call("GET", f"{self._endpoint}/management/logs", "management"))
         return [_log_info(raw) for raw in body.get("logs") or [] if isinstance(raw, Mapping)]
-
-    def get_log(self, log_id: str) -> LogInfo:
-        url = f"{self._endpoint}/management/logs/{quote(log_id, safe='')}"
-        raw = self._send(Call("GET", url, "management")).get("log")
-        if not isinstance(raw, Mapping):
-            raise ApiError(f"the API answered for log {log_id} without a `log` object", url=url)
-        return _log_info(raw)
 
     def label_name(self, label_id: str) -> str:
         """A label's name, asked of the API once per run; its id when it has no name."""
@@ -137,12 +131,13 @@ class LogSearchClient:
     ) -> list[int]:
         """The count of each of `windows` consecutive grid windows from `first` on, all logs
         together: one `calculate(count) timeslice(N)` query. Where the API refuses
-        timeslice, ten windows at a time, one default bucket each."""
+        timeslice, or answers other buckets than it asked for, ten windows at a time, one
+        default bucket each."""
         width = first.end_ms - first.start_ms
         if self.timeslice and windows > 1:
             try:
                 return self._buckets(log_ids, first.start_ms, width, windows, query)
-            except QueryRejectedError:
+            except (QueryRejectedError, BucketCountError):
                 self.timeslice = False  # not asked again in this run
         counts: list[int] = []
         for start in range(
@@ -166,7 +161,8 @@ class LogSearchClient:
         if timeslice and buckets != DEFAULT_BUCKETS:
             statement += f" timeslice({buckets})"
         span = Window(start_ms, start_ms + buckets * width)
-        return statistics_buckets(self._start(log_ids, span, statement, per_page=None), buckets)
+        body = self._start(log_ids, span, statement, per_page=None)
+        return statistics_buckets(body, buckets, Window(start_ms, start_ms + width))
 
     def _start(
         self, log_ids: LogIds, window: Window, statement: str, *, per_page: int | None
@@ -208,8 +204,11 @@ class LogSearchClient:
     def _trusted(self, href: str, rel: str) -> str:
         """A link the API key may be sent to: the endpoint's own host, or a Rapid7 Log Search
         host over https (the API answers on both hosts). Plain http only to loopback."""
-        parts = urlsplit(href)
-        host = (parts.hostname or "").lower()
+        try:
+            parts = urlsplit(href)
+            host = (parts.hostname or "").lower()
+        except ValueError as exc:  # such as an unclosed [IPv6 address
+            raise ApiError(f"the API gave a {rel} link that is not a URL: {exc}") from None
         own_host = host == (urlsplit(self._endpoint).hostname or "").lower()
         secure = parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host))
         if secure and (own_host or host.endswith(RAPID7_HOSTS)):

@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 import msgspec
 
 from log_ingestion.errors import ApiError
-from log_ingestion.models import EventPage
+from log_ingestion.models import EventPage, Window
 
 Body = Mapping[str, Any]
 
@@ -76,6 +76,13 @@ def is_running(body: Body) -> bool:
     return find_link(body, "self") is not None
 
 
+def is_unfinished(body: Body) -> bool:
+    """The body says the query runs on (`progress` below 100): done means no Self link and
+    `progress` absent or 100."""
+    progress = body.get("progress")
+    return isinstance(progress, int | float) and not isinstance(progress, bool) and progress < 100
+
+
 LabelNames = Callable[[str], str]
 
 
@@ -124,13 +131,22 @@ def events_of(body: Body, name_of: LabelNames = _as_is) -> EventPage:
     if events and isinstance(events[0], WireEvent):
         return _columns_of(events, name_of)
     for event in events:
+        if not isinstance(event, Mapping):
+            raise ApiError("an event is not an object; the response is not a Log Search page")
         message = event.get("message")
-        page.timestamps.append(int(event["timestamp"]))
+        page.timestamps.append(_timestamp(event))
         page.sequence_numbers.append(_sequence_number(event))
         page.log_ids.append(str(event.get("log_id", "")))
         page.messages.append(message if isinstance(message, str) else str(message or ""))
         page.labels.append(_labels(event.get("labels"), name_of))
     return page
+
+
+def _timestamp(event: Mapping[str, Any]) -> int:
+    timestamp = event.get("timestamp")
+    if isinstance(timestamp, int | float) and not isinstance(timestamp, bool):
+        return int(timestamp)
+    raise ApiError("an event has no numeric timestamp; the response is not a Log Search page")
 
 
 def _columns_of(events: list[WireEvent], name_of: LabelNames) -> EventPage:
@@ -159,22 +175,30 @@ def _sequence_numbers(events: list[WireEvent]) -> list[int]:
 
 
 def statistics_count(body: Body) -> int:
-    """The total of a completed `calculate(count)` query."""
+    """The total of a completed `calculate(count)` query; an estimate is not a count."""
     statistics = body.get("statistics")
     if not isinstance(statistics, Mapping):
         raise ApiError("a count query finished without `statistics`")
+    if statistics.get("all_exact_result") is False:
+        raise ApiError("the API's count is an estimate (all_exact_result: false)")
     count = statistics.get("count")
     if isinstance(count, int | float):
         return int(count)
-    stats = statistics.get("stats", {}).get("global_timeseries", {})
-    if isinstance(stats, Mapping) and isinstance(stats.get("count"), int | float):
-        return int(stats["count"])
+    stats = statistics.get("stats")
+    series = stats.get("global_timeseries") if isinstance(stats, Mapping) else None
+    if isinstance(series, Mapping) and isinstance(series.get("count"), int | float):
+        return int(series["count"])
     raise ApiError("a count query finished without a count in `statistics`")
 
 
-def statistics_buckets(body: Body, buckets: int) -> list[int]:
+class BucketCountError(ApiError):
+    """A count query answered another number of buckets than it asked for: the API did not
+    take its `timeslice(N)`."""
+
+
+def statistics_buckets(body: Body, buckets: int, first: Window) -> list[int]:
     """The count of each timeseries bucket of a completed `calculate(count)` query, which
-    must have exactly `buckets` of them."""
+    must have exactly `buckets` of them, each one grid window: the first is `first`."""
     statistics = body.get("statistics")
     if not isinstance(statistics, Mapping):
         raise ApiError("a count query finished without `statistics`")
@@ -184,7 +208,16 @@ def statistics_buckets(body: Body, buckets: int) -> list[int]:
     series = (statistics.get("timeseries") or {}).get("global_timeseries")
     if not isinstance(series, list) or len(series) != buckets:
         found = len(series) if isinstance(series, list) else "no"
-        raise ApiError(f"a count query answered {found} timeseries buckets, not {buckets}")
+        raise BucketCountError(f"a count query answered {found} timeseries buckets, not {buckets}")
+    width = first.end_ms - first.start_ms
+    granularity, start = statistics.get("granularity"), statistics.get("from")
+    if granularity != width or start != first.start_ms:
+        # buckets of another width or start count other ranges than the windows: a zero
+        # there would commit a window empty without reading it
+        raise ApiError(
+            f"a count query answered buckets of {granularity} ms from {start}, "
+            f"not of the {width} ms windows from {first.start_ms}"
+        )
     counts = [bucket.get("count") if isinstance(bucket, Mapping) else None for bucket in series]
     if not all(isinstance(count, int | float) for count in counts):
         raise ApiError("a count query answered a timeseries bucket without a count")

@@ -1,9 +1,9 @@
 """A client-side limiter shared by every request of a run (polls and Next fetches too).
 
-It spaces requests evenly at `per_minute`, so a budget that matches the server's never
-earns a 429. It also follows the server's own budget, which the API counts per key and
-endpoint family (query, management) over 15 minutes and shares among every process using
-the key: when a response says it is spent, or a 429 says so, requests of that family wait
+It spaces each endpoint family's requests (query, management) evenly at `per_minute`, so
+a budget that matches the server's never earns a 429. It also follows the server's own
+budget, which the API counts per key and family over 15 minutes and shares among every
+process using the key: when a response says it is spent, or a 429 says so, requests of that family wait
 for its reset. Several workers on one key thus use the budget up together, wait together,
 and go on together; a request that was in flight as the budget ran out earns a 429 and is
 sent again after its `Retry-After`.
@@ -21,6 +21,9 @@ EPOCH_SECONDS_THRESHOLD = 1_000_000_000
 # let the last request of a budget land inside the same window and earn a 429.
 SPACING_MARGIN = 1.05
 FAMILIES = ("query", "management")
+# The server's budget resets within 15 minutes: a longer wait asked of us (a Retry-After or
+# a reset far off) is a broken header, and would hold the run for no reason.
+MAX_PAUSE_S = 900.0
 
 
 def reset_delay(reset: str | None, *, now: float | None = None) -> float | None:
@@ -42,7 +45,8 @@ def family_of(kind: str) -> str:
 
 
 class RateLimiter:
-    """Even spacing at `per_minute` requests, plus the server's budget per family."""
+    """Even spacing at `per_minute` requests of each family, plus the server's budget per
+    family."""
 
     def __init__(
         self,
@@ -55,7 +59,9 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._next_slot = clock()
+        # spaced per family like the server's budgets: a paused family's queue of slots
+        # must not hold the other family back
+        self._next_slot = dict.fromkeys(FAMILIES, clock())
         self._paused_until = dict.fromkeys(FAMILIES, 0.0)
         self.waited_seconds = 0.0
 
@@ -63,8 +69,8 @@ class RateLimiter:
         """Block until this caller may send one request of `family`."""
         with self._lock:
             now = self._clock()
-            slot = max(self._next_slot, now, self._paused_until[family])
-            self._next_slot = slot + self._interval
+            slot = max(self._next_slot[family], now, self._paused_until[family])
+            self._next_slot[family] = slot + self._interval
             delay = slot - now
             self.waited_seconds += delay
         if delay > 0:
@@ -75,7 +81,7 @@ class RateLimiter:
         if seconds <= 0:
             return
         with self._lock:
-            until = self._clock() + seconds
+            until = self._clock() + min(seconds, MAX_PAUSE_S)
             self._paused_until[family] = max(self._paused_until[family], until)
 
     def observe(self, remaining: str | None, reset: str | None, family: str = "query") -> None:

@@ -19,13 +19,15 @@ from log_ingestion.errors import (
     ApiError,
     ApiRefusedError,
     AuthError,
+    ConfigError,
+    LogIngestionError,
     QueryLostError,
     QueryRejectedError,
     RetryableError,
     UnknownLogError,
 )
 from log_ingestion.source.pages import Body, decode_query_body, without_lone_surrogates
-from log_ingestion.source.ratelimit import reset_delay
+from log_ingestion.source.ratelimit import MAX_PAUSE_S, reset_delay
 
 QUERY_KINDS = frozenset({"start", "poll", "next"})
 
@@ -42,14 +44,31 @@ def body_of(response: httpx.Response, kind: str) -> Body:
     return _decode(response, kind)
 
 
-def transport_error(exc: httpx.TransportError, kind: str, url: str, timeout: float) -> ApiError:
-    """What a failure to exchange a request means, naming the host and the likely fix."""
+def transport_error(
+    exc: httpx.RequestError | httpx.InvalidURL, kind: str, url: str, timeout: float
+) -> LogIngestionError:
+    """What a failure to exchange a request means, naming the host and the likely fix:
+    a timeout, a broken connection or an undecodable body is sent again; a URL that cannot
+    be sent to is the API's fault (a link it gave), or the endpoint's (its scheme)."""
     host = urlsplit(url).netloc
     if isinstance(exc, httpx.TimeoutException):
         return RetryableError(
             f"a {kind} request to {host} timed out after {timeout:g}s (REQUEST_TIMEOUT)",
             url=path_of(url),
         )
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return ConfigError(
+            f"cannot send a {kind} request to {path_of(url)}: {exc}; RAPID7_API_ENDPOINT "
+            "must be an https:// URL"
+        )
+    if isinstance(exc, httpx.DecodingError):
+        return RetryableError(
+            f"the answer to a {kind} request from {host} could not be decoded ({exc}); "
+            "it is sent again",
+            url=path_of(url),
+        )
+    if not isinstance(exc, httpx.TransportError):  # an invalid URL, too many redirects
+        return ApiError(f"a {kind} request to {path_of(url)} cannot be sent: {exc}")
     cause = _cause(exc)
     if isinstance(exc, httpx.ConnectError) and _is_tls_failure(exc):
         fix = "the server does not speak https there (a plain-http port?), or its certificate is not trusted (RAPID7_CA_BUNDLE)"
@@ -80,14 +99,16 @@ def _is_tls_failure(exc: BaseException) -> bool:
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """How long the server asked us to wait: `Retry-After`, else `X-RateLimit-Reset`."""
+    """How long the server asked us to wait: `Retry-After`, else `X-RateLimit-Reset`, at
+    most `MAX_PAUSE_S` (the budget's own window: a longer ask is a broken header)."""
     value = response.headers.get("retry-after")
     if value is not None:
         try:
-            return max(0.0, float(value))
+            return min(MAX_PAUSE_S, max(0.0, float(value)))
         except ValueError:
             pass
-    return reset_delay(response.headers.get("x-ratelimit-reset"))
+    delay = reset_delay(response.headers.get("x-ratelimit-reset"))
+    return None if delay is None else min(MAX_PAUSE_S, delay)
 
 
 def raise_for_status(response: httpx.Response, kind: str) -> None:

@@ -2,11 +2,13 @@
 
 `Transport.send` takes a `Call`, waits its turn at the shared rate limiter, sends it over
 one pooled httpx client, and returns the body `responses` makes of the answer. Retries
-are decided by type (`RetryableError`) and honour `Retry-After`.
+are decided by type (`RetryableError`) and honour `Retry-After`; every wait between them
+goes through `wait`, which a stop cuts short.
 """
 
 from __future__ import annotations
 
+import random
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -14,14 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import stamina
 import structlog
 from pydantic import SecretStr
 
 from log_ingestion import __version__
 from log_ingestion.errors import ApiError, RetryableError
 from log_ingestion.logging import get_logger, new_request_id
-from log_ingestion.source.pages import Body, find_link
+from log_ingestion.source.pages import Body, find_link, is_unfinished
 from log_ingestion.source.ratelimit import RateLimiter, family_of
 from log_ingestion.source.responses import body_of, transport_error
 
@@ -96,20 +97,31 @@ class Transport:
         self._http.close()
 
     def send(self, call: Call) -> Body:
-        options = self._options
-        for attempt in stamina.retry_context(
-            on=_backoff,
-            attempts=options.retry_attempts + 1,
-            timeout=None,
-            wait_initial=options.retry_wait_initial,
-            wait_max=options.retry_wait_max,
-            wait_jitter=options.retry_wait_initial,
-        ):
-            with attempt:
-                if attempt.num > 1:
-                    self.wait(0)  # a stop asked for during the backoff ends the retries here
+        attempts = self._options.retry_attempts + 1
+        for attempt in range(1, attempts + 1):
+            try:
                 return self._send_once(call)
-        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+            except RetryableError as exc:
+                if attempt == attempts:
+                    raise
+                delay = self._backoff(attempt, exc)
+                get_logger().warning(
+                    "api.retry_scheduled",
+                    kind=call.kind,
+                    retry_num=attempt,
+                    caused_by=repr(exc),
+                    wait_for=round(delay, 3),
+                )
+                self.wait(delay)  # a stop ends the wait, and the retries, at once
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    def _backoff(self, attempt: int, exc: RetryableError) -> float:
+        """As long as the server asked (`Retry-After`), else exponential with jitter."""
+        if exc.retry_after is not None:
+            return exc.retry_after
+        initial = self._options.retry_wait_initial
+        jitter = random.uniform(0, initial)  # spreads retries; not a secret
+        return min(self._options.retry_wait_max, initial * 2.0 ** (attempt - 1) + jitter)
 
     def _send_once(self, call: Call) -> Body:
         self._limiter.acquire(family_of(call.kind))
@@ -129,7 +141,7 @@ class Transport:
                     json=call.json,
                     headers={"x-request-id": request_id},
                 )
-            except httpx.TransportError as exc:
+            except (httpx.RequestError, httpx.InvalidURL) as exc:
                 raise transport_error(
                     exc, call.kind, call.url, self._options.request_timeout
                 ) from None
@@ -140,10 +152,13 @@ class Transport:
                 family_of(call.kind),
             )
             body = body_of(response, call.kind)
-            if status == 202 and find_link(body, "self") is None:
-                # "accepted, not finished" with nothing to poll: reading it as a finished,
-                # empty page would commit an empty window
-                raise RetryableError(f"a {call.kind} request answered 202 without a Self link")
+            if (status == 202 or is_unfinished(body)) and find_link(body, "self") is None:
+                # "not finished" with nothing to poll: reading it as a finished, empty page
+                # would commit an empty window
+                raise RetryableError(
+                    f"a {call.kind} request answered {status}, the query not finished "
+                    f"(progress {body.get('progress')}), without a Self link"
+                )
         except RetryableError as exc:
             if exc.retry_after:
                 self._limiter.pause(exc.retry_after, family_of(call.kind))
@@ -166,12 +181,3 @@ class Transport:
         )
         if self._on_request is not None:
             self._on_request(RequestRecord(kind, status, seconds, retryable))
-
-
-def _backoff(exc: Exception) -> bool | float:
-    """Retry only what can succeed later; wait as long as the server asked to."""
-    if not isinstance(exc, RetryableError):
-        return False
-    if exc.retry_after is not None:
-        return exc.retry_after
-    return True

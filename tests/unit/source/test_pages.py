@@ -88,6 +88,23 @@ def test_statistics_missing_is_an_error():
         statistics_count({"events": []})
 
 
+@pytest.mark.parametrize(
+    "statistics",
+    [{"count": None, "stats": None}, {"stats": {"global_timeseries": None}}],
+    ids=["stats-null", "series-null"],
+)
+def test_statistics_with_null_parts_are_an_api_error(statistics):
+    """Null `stats` or series where the total would be: an API error, not a crash."""
+    with pytest.raises(ApiError, match="without a count"):
+        statistics_count({"statistics": statistics})
+
+
+def test_an_estimated_count_is_an_api_error():
+    """`all_exact_result: false` is an estimate: nothing to verify a window by."""
+    with pytest.raises(ApiError, match="estimate"):
+        statistics_count({"statistics": {"count": 462, "all_exact_result": False}})
+
+
 EVENT = {
     "timestamp": 5,
     "sequence_number": 3235937417370673000,

@@ -1,8 +1,10 @@
 """The client-side rate limiter, driven by a fake clock (no sleeps)."""
 
+import httpx
 import pytest
 
-from log_ingestion.source.ratelimit import RateLimiter, reset_delay
+from log_ingestion.source.ratelimit import MAX_PAUSE_S, RateLimiter, reset_delay
+from log_ingestion.source.responses import retry_after
 
 
 class FakeClock:
@@ -74,3 +76,33 @@ def test_the_management_budget_is_apart_from_the_query_budget():
     assert max(clock.slept, default=0.0) < 0.001
     limiter.acquire("query")
     assert sum(clock.slept) == pytest.approx(30, abs=0.01)
+
+
+def test_a_pause_longer_than_the_budget_window_is_cut_to_it():
+    """A Retry-After of a day holds requests back 15 minutes, the budget's own window."""
+    clock = FakeClock()
+    limiter = RateLimiter(6000, clock=clock.time, sleep=clock.sleep)
+    limiter.acquire()
+    limiter.pause(86_400)
+    limiter.acquire()
+    assert sum(clock.slept) == MAX_PAUSE_S == 900
+
+
+@pytest.mark.parametrize(
+    "headers", [{"retry-after": "86400"}, {"x-ratelimit-reset": "86400"}], ids=["retry", "reset"]
+)
+def test_the_wait_a_response_asks_for_is_cut_to_the_budget_window(headers):
+    """A 429 asking for a day is waited for 15 minutes."""
+    assert retry_after(httpx.Response(429, headers=headers)) == MAX_PAUSE_S
+
+
+def test_a_paused_query_budget_does_not_hold_management_calls_back():
+    """Queries waiting out a spent budget take their slots in the queries' queue only: a
+    management call after them goes at once."""
+    clock = FakeClock()
+    limiter = RateLimiter(60, clock=clock.time, sleep=clock.sleep)
+    limiter.pause(30, family="query")
+    limiter.acquire("query")
+    waited = sum(clock.slept)
+    limiter.acquire("management")
+    assert (waited, sum(clock.slept) - waited) == (pytest.approx(30), 0)
