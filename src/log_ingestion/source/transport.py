@@ -8,7 +8,6 @@ goes through `wait`, which a stop cuts short.
 
 from __future__ import annotations
 
-import random
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -17,6 +16,7 @@ from typing import Any
 
 import httpx
 import structlog
+import tenacity
 from pydantic import SecretStr
 
 from log_ingestion import __version__
@@ -97,31 +97,25 @@ class Transport:
         self._http.close()
 
     def send(self, call: Call) -> Body:
-        attempts = self._options.retry_attempts + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._send_once(call)
-            except RetryableError as exc:
-                if attempt == attempts:
-                    raise
-                delay = self._backoff(attempt, exc)
-                get_logger().warning(
-                    "api.retry_scheduled",
-                    kind=call.kind,
-                    retry_num=attempt,
-                    caused_by=repr(exc),
-                    wait_for=round(delay, 3),
-                )
-                self.wait(delay)  # a stop ends the wait, and the retries, at once
-        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(RetryableError),
+            stop=tenacity.stop_after_attempt(self._options.retry_attempts + 1),
+            wait=self._backoff,
+            sleep=self.wait,  # a stop ends the wait, and the retries, at once
+            before_sleep=lambda state: _log_retry(call, state),
+            reraise=True,
+        )
+        return retrying(self._send_once, call)
 
-    def _backoff(self, attempt: int, exc: RetryableError) -> float:
+    def _backoff(self, state: tenacity.RetryCallState) -> float:
         """As long as the server asked (`Retry-After`), else exponential with jitter."""
-        if exc.retry_after is not None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, RetryableError) and exc.retry_after is not None:
             return exc.retry_after
-        initial = self._options.retry_wait_initial
-        jitter = random.uniform(0, initial)  # spreads retries; not a secret
-        return min(self._options.retry_wait_max, initial * 2.0 ** (attempt - 1) + jitter)
+        initial, longest = self._options.retry_wait_initial, self._options.retry_wait_max
+        exponential = tenacity.wait_exponential(multiplier=initial, max=longest)
+        jitter = tenacity.wait_random(0, initial)  # spreads the retries of several clients
+        return float(min(longest, (exponential + jitter)(state)))
 
     def _send_once(self, call: Call) -> Body:
         self._limiter.acquire(family_of(call.kind))
@@ -181,3 +175,15 @@ class Transport:
         )
         if self._on_request is not None:
             self._on_request(RequestRecord(kind, status, seconds, retryable))
+
+
+def _log_retry(call: Call, state: tenacity.RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    delay = state.next_action.sleep if state.next_action is not None else 0.0
+    get_logger().warning(
+        "api.retry_scheduled",
+        kind=call.kind,
+        retry_num=state.attempt_number,
+        caused_by=repr(exc),
+        wait_for=round(delay, 3),
+    )
