@@ -8,7 +8,10 @@ def main() -> None:
     process.install_signal_handlers()
     from log_ingestion import cli
 
-    cli.main()
+    try:
+        cli.main()
+    except SystemExit as done:
+        process.leave(done)
 
 
 if __name__ == "__main__":

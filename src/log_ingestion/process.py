@@ -13,11 +13,13 @@ import contextvars
 import gc
 import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from log_ingestion import notices
 from log_ingestion.errors import ConfigError
@@ -65,6 +67,35 @@ def install_signal_handlers(stop: threading.Event = STOP) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handle)
+
+
+LEFT_BEHIND_SECONDS = 1.0  # how long an exit waits for threads a stop left behind
+
+
+def leave(done: SystemExit) -> NoReturn:
+    """Exit with the finished command's code, whatever arrives or still runs meanwhile.
+
+    Stop signals are ignored from here on: while it exits, Python puts back the default
+    action of the signals it handles, and a SIGTERM landing then would end a finished run as
+    killed (-15). A stop can leave a daemon thread behind (a producer in a slow request);
+    one still writing a log line while the interpreter shuts down aborts it ("could not
+    acquire lock for stderr"), so when one outlives a short wait the process leaves at once,
+    its output flushed."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    deadline = time.monotonic() + LEFT_BEHIND_SECONDS
+    for thread in _left_behind():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if not _left_behind():
+        raise done
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _left_behind() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.daemon and thread.is_alive()]
 
 
 def logging_configured() -> None:

@@ -8,6 +8,8 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -72,3 +74,32 @@ def test_a_command_error_is_raised_in_the_main_thread() -> None:
 
     with pytest.raises(ValueError, match="from the worker"):
         process.in_worker(broken)
+
+
+LEFT_BEHIND = """
+import os, signal, sys, threading, time
+from log_ingestion import process
+
+def chatter():
+    while True:
+        sys.stderr.write("a line from a thread a stop left behind\\n")
+
+threading.Thread(target=chatter, daemon=True).start()
+time.sleep(0.05)
+try:
+    sys.exit(3)
+except SystemExit as done:
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    process.leave(done)
+"""
+
+
+def test_an_exit_keeps_its_code_beside_a_thread_left_writing_and_a_late_sigterm() -> None:
+    """A daemon thread still writing to stderr while the process exits, and a SIGTERM after
+    the command finished: the command's exit code, no abort, no death by the signal. (The
+    races this guards against are rare; the start-up soak in `slow/` meets them.)"""
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-c", LEFT_BEHIND], capture_output=True, text=True, timeout=30
+        )
+        assert (done.returncode, "Fatal Python error" in done.stderr) == (3, False)
