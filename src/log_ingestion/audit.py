@@ -192,7 +192,7 @@ def repair(settings: Settings, verdicts: Iterable[Verdict]) -> list[Window]:
     sent: list[Window] = []
     with assemble(settings, process.STOP) as pieces:
         for log, table, windows in _by_log(differing):
-            _set_aside(pieces.sink, table, differing)
+            windows = sorted({*windows, *_set_aside(pieces.sink, table, differing)})
             for start_ms, end_ms in ranges(windows):
                 request = Request(
                     end_ms=end_ms, start_ms=start_ms, lag_ms=settings.follow_lag_ms, rescan=True
@@ -226,17 +226,24 @@ def ranges(windows: list[Window]) -> list[tuple[int, int]]:
     return ranges
 
 
-def _set_aside(sink: ParquetSink | DeltaSink, table: str, verdicts: list[Verdict]) -> None:
-    """What a re-ingest cannot replace, out of readers' way: a Parquet folder's strays;
-    the files a Delta table's log lists but the store lost (a Delta overwrite would fail
-    reading them)."""
+def _set_aside(sink: ParquetSink | DeltaSink, table: str, verdicts: list[Verdict]) -> list[Window]:
+    """What a re-ingest cannot replace, out of readers' way: a Parquet folder's strays; the
+    files a Delta table's log lists but the store lost (an overwrite would fail reading
+    them). The windows that need ingesting again besides the differing ones: all those the
+    lost files held, inside the verified range or not."""
     if isinstance(sink, ParquetSink):
         _quarantine(sink, table, verdicts)
-    elif any(verdict.landed.unreadable for verdict in verdicts if verdict.table == table):
-        from log_ingestion.sink.delta_inventory import lose_missing_files
+        return []
+    unreadable = {
+        path for verdict in verdicts if verdict.table == table for path in verdict.landed.unreadable
+    }
+    if not unreadable:
+        return []
+    from log_ingestion.sink.delta_inventory import forget_lost_files
 
-        for path in lose_missing_files(sink.lake.options, table):
-            get_logger().warning("verify.forgotten", table=table, file=path)
+    windows = forget_lost_files(sink.lake, table, unreadable)
+    get_logger().warning("verify.forgotten", table=table, files=sorted(unreadable))
+    return windows
 
 
 def _quarantine(sink: ParquetSink, table: str, verdicts: list[Verdict]) -> None:

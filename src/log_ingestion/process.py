@@ -9,6 +9,7 @@ worker thread (`in_worker`), so that the main thread is always ready to handle a
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import gc
 import os
@@ -89,13 +90,22 @@ def leave(done: SystemExit) -> NoReturn:
         thread.join(max(0.0, deadline - time.monotonic()))
     if not _left_behind():
         raise done
-    sys.stdout.flush()
-    sys.stderr.flush()
+    if isinstance(done.code, str):
+        print(done.code, file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe, a closed stream
+            stream.flush()
     os._exit(code)
 
 
 def _left_behind() -> list[threading.Thread]:
-    return [thread for thread in threading.enumerate() if thread.daemon and thread.is_alive()]
+    """Daemon threads still running; not the stand-ins Python makes for threads it did not
+    start (those are never joinable)."""
+    return [
+        thread
+        for thread in threading.enumerate()
+        if thread.daemon and thread.is_alive() and not isinstance(thread, threading._DummyThread)
+    ]
 
 
 def logging_configured() -> None:

@@ -9,7 +9,7 @@ from deltalake import DeltaTable
 from ..support.lake import read_all
 from ..support.s3 import S3Bucket
 from .conftest import Harness, HarnessFactory, small
-from .test_delta_cli import lake_env, span, table_uri
+from .test_delta_cli import error_lines, lake_env, span, table_uri
 
 LOG = "app-kv"
 
@@ -62,3 +62,51 @@ def test_verify_of_delta_names_the_log_it_does_not_know(
 
     assert result.returncode == 2
     assert "no checkpoint for 'nope'" in result.stderr
+
+
+def test_a_repair_of_part_of_the_range_ingests_every_window_of_the_lost_file(
+    make_harness: HarnessFactory, s3_bucket: S3Bucket
+) -> None:
+    """The lost file holds four windows, the repair is asked for the first one only: all
+    four are ingested again (none left committed and empty), and every reader sees every
+    event once."""
+    harness = make_harness(small(events_per_log=2_000))
+    env = lake_env(harness, s3_bucket, RAPID7_LOG_IDS=LOG)
+    assert harness.cli("run", *span(harness), env=env).returncode == 0
+    uri = table_uri(harness, s3_bucket, LOG)
+    lost = DeltaTable(uri, storage_options=s3_bucket.storage_options()).file_uris()[0]
+    s3_bucket.filesystem().delete_file(lost.removeprefix("s3://"))
+    first = span(harness, end_ms=harness.start_ms + 15 * 60_000)
+
+    repaired = harness.cli("verify", "--repair", *first, env=env)
+    whole = harness.cli("verify", env=env)
+
+    assert repaired.returncode == 0, repaired.stderr[-2000:]
+    assert "ingested 4 windows again" in repaired.stdout
+    assert whole.returncode == 0, whole.stdout
+    expected = dict.fromkeys(("deltalake", "polars", "duckdb"), harness.truth(LOG))
+    assert read_all(uri, s3_bucket) == expected
+
+
+def test_a_damaged_file_still_there_is_refused_in_one_line_naming_it(
+    make_harness: HarnessFactory, s3_bucket: S3Bucket
+) -> None:
+    """A listed file overwritten with bytes that are not Parquet: verify lists it (exit 1);
+    the repair, which only drops files the store lost, refuses with exit 4 naming the file
+    and what to do, and changes nothing."""
+    harness = make_harness(small(events_per_log=2_000))
+    env = lake_env(harness, s3_bucket, RAPID7_LOG_IDS=LOG)
+    assert harness.cli("run", *span(harness), env=env).returncode == 0
+    uri = table_uri(harness, s3_bucket, LOG)
+    damaged = DeltaTable(uri, storage_options=s3_bucket.storage_options()).file_uris()[0]
+    with s3_bucket.filesystem().open_output_stream(damaged.removeprefix("s3://")) as out:
+        out.write(b"not parquet at all")
+
+    found = harness.cli("verify", env=env)
+    repaired = harness.cli("verify", "--repair", env=env)
+
+    assert (found.returncode, "unreadable" in found.stdout) == (1, True)
+    problems = error_lines(repaired)
+    assert (repaired.returncode, len(problems)) == (4, 1), repaired.stderr[-2000:]
+    assert damaged.rsplit("/", 1)[1] in problems[0]
+    assert "move it away" in problems[0]

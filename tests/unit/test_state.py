@@ -82,6 +82,16 @@ def test_merge_drops_empty_intervals():
     assert merge_intervals([(5, 5), (1, 2)]) == ((1, 2),)
 
 
+def test_without_forgets_those_windows_alone():
+    """A repair's windows leave the committed intervals; what lies around them stays."""
+    checkpoint = LogCheckpoint(log_id="L", committed=((0, 4 * HOUR), (5 * HOUR, 6 * HOUR)))
+
+    kept = checkpoint.without([Window(HOUR, 2 * HOUR), Window(5 * HOUR, 6 * HOUR)])
+
+    assert kept.committed == ((0, HOUR), (2 * HOUR, 4 * HOUR))
+    assert checkpoint.without([]).committed == checkpoint.committed
+
+
 def test_rewound_forgets_from_a_time_on():
     """Rewinding into an interval cuts it; later intervals go; table and grid stay."""
     checkpoint = committed(1, 2, 3, 5)

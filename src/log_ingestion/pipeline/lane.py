@@ -314,11 +314,7 @@ def _contiguous(tasks: list[Task]) -> list[tuple[Task, ...]]:
     runs: list[list[Task]] = []
     for task in tasks:
         last = runs[-1][-1] if runs else None
-        if (
-            last is not None
-            and last.window.end_ms == task.window.start_ms
-            and last.closed == task.closed
-        ):
+        if last and last.closed and task.closed and last.window.end_ms == task.window.start_ms:
             runs[-1].append(task)
         else:
             runs.append([task])

@@ -81,11 +81,11 @@ class Committer:
         self._requests = Counts()
 
     def submit(self, log: LaneLog, unit: Unit, requests: Counts) -> None:
-        self.settle()
         context = contextvars.copy_context()
         try:
+            self.settle()
             self._pending = self._publisher.submit(context.run, self._commit, log, unit, requests)
-        except Exception:  # e.g. the interpreter shutting down
+        except Exception:  # a bug in the commit before, the interpreter shutting down
             unit.staged.abort()
             raise
 

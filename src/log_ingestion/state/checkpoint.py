@@ -124,6 +124,18 @@ class LogCheckpoint:
         recent = list(self.verification.get("recent", []))[-limit:]
         return replace(self, verification=_totals(recent))
 
+    def without(self, windows: Iterable[Window]) -> LogCheckpoint:
+        """Forget the commit of `windows` alone (a repair ingests them again)."""
+        kept = list(self.committed)
+        for window in windows:
+            kept = [
+                piece
+                for start, end in kept
+                for piece in ((start, min(end, window.start_ms)), (max(start, window.end_ms), end))
+                if piece[0] < piece[1]
+            ]
+        return replace(self, committed=merge_intervals(kept))
+
     def rewound(self, from_ms: int) -> LogCheckpoint:
         """Forget what was committed at or after `from_ms` so it is ingested again.
 
