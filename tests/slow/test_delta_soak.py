@@ -58,10 +58,11 @@ def check_complete(data: Dataset, bucket: S3Bucket) -> int:
 def test_twenty_five_sigkills_on_s3_lose_and_duplicate_nothing(
     tmp_path: Path, s3_bucket: S3Bucket
 ) -> None:
-    """25 SIGKILLs, each 0-0.6 s after a restarted run makes its first new commit (units of
-    a thousand rows: some two hundred commits in all)."""
+    """25 SIGKILLs, each 0-0.6 s after a restarted run makes its first new commit (a commit
+    per one-minute window and log, some 180 in all, of 2,000 events each: enough work that
+    the backfill outlasts the kills)."""
     moments = random.Random(SEED)
-    data, emulator, env = backfill(tmp_path, s3_bucket, 60_000)
+    data, emulator, env = backfill(tmp_path, s3_bucket, 120_000)
     try:
         began, kills, finished_early = time.monotonic(), 0, 0
         for _ in range(25):
