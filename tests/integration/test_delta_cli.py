@@ -178,16 +178,21 @@ def test_storage_faults_exit_4_in_one_line_and_the_next_run_completes(
     )
 
 
+def careless_env(harness: Harness, endpoint: str) -> dict[str, str]:
+    """The harness's environment with OUTPUT_DIR on a store that ignores conditional writes."""
+    return harness.env(
+        OUTPUT_DIR="s3://careless/lake",
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="careless-key",
+        AWS_SECRET_ACCESS_KEY="careless-secret",
+        AWS_ALLOW_HTTP="true",
+    )
+
+
 def test_a_store_that_ignores_conditional_writes_is_refused(harness: Harness) -> None:
     """The start-up probe finds commits lost to a racing writer: exit 4, nothing ingested."""
     with careless_store() as endpoint:
-        env = harness.env(
-            OUTPUT_DIR="s3://careless/lake",
-            AWS_ENDPOINT_URL=endpoint,
-            AWS_ACCESS_KEY_ID="careless-key",
-            AWS_SECRET_ACCESS_KEY="careless-secret",
-            AWS_ALLOW_HTTP="true",
-        )
+        env = careless_env(harness, endpoint)
         result = run(harness, env, *span(harness))
     assert (
         result.returncode,
@@ -198,13 +203,7 @@ def test_a_store_that_ignores_conditional_writes_is_refused(harness: Harness) ->
 def test_compact_refuses_a_store_that_ignores_conditional_writes(harness: Harness) -> None:
     """`compact` commits too: the start-up probe refuses the store before any table, exit 4."""
     with careless_store() as endpoint:
-        env = harness.env(
-            OUTPUT_DIR="s3://careless/lake",
-            AWS_ENDPOINT_URL=endpoint,
-            AWS_ACCESS_KEY_ID="careless-key",
-            AWS_SECRET_ACCESS_KEY="careless-secret",
-            AWS_ALLOW_HTTP="true",
-        )
+        env = careless_env(harness, endpoint)
         result = harness.cli("compact", env=env)
     assert (
         result.returncode,

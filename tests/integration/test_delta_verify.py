@@ -14,6 +14,23 @@ from .test_delta_cli import error_lines, lake_env, span, table_uri
 LOG = "app-kv"
 
 
+def ingested(
+    make_harness: HarnessFactory, bucket: S3Bucket
+) -> tuple[Harness, dict[str, str], str, str]:
+    """An hour of `LOG` run into Delta on the bucket: the harness, its environment, the
+    table's URI and the URI of one of its data files."""
+    harness = make_harness(small(events_per_log=2_000))
+    env = lake_env(harness, bucket, RAPID7_LOG_IDS=LOG)
+    assert harness.cli("run", *span(harness), env=env).returncode == 0
+    uri = table_uri(harness, bucket, LOG)
+    return (
+        harness,
+        env,
+        uri,
+        DeltaTable(uri, storage_options=bucket.storage_options()).file_uris()[0],
+    )
+
+
 def test_verify_passes_after_a_run_into_delta(
     make_harness: HarnessFactory, s3_bucket: S3Bucket
 ) -> None:
@@ -34,11 +51,7 @@ def test_a_file_lost_below_the_log_is_listed_then_repaired(
     """A data object deleted from the bucket: its windows are listed as unreadable; the
     repair forgets the file and ingests them again; a second verify passes, and deltalake,
     polars and DuckDB each read the ground truth."""
-    harness = make_harness(small(events_per_log=2_000))
-    env = lake_env(harness, s3_bucket, RAPID7_LOG_IDS=LOG)
-    assert harness.cli("run", *span(harness), env=env).returncode == 0
-    uri = table_uri(harness, s3_bucket, LOG)
-    lost = DeltaTable(uri, storage_options=s3_bucket.storage_options()).file_uris()[0]
+    harness, env, uri, lost = ingested(make_harness, s3_bucket)
     s3_bucket.filesystem().delete_file(lost.removeprefix("s3://"))
 
     found = harness.cli("verify", env=env)
@@ -70,11 +83,7 @@ def test_a_repair_of_part_of_the_range_ingests_every_window_of_the_lost_file(
     """The lost file holds four windows, the repair is asked for the first one only: all
     four are ingested again (none left committed and empty), and every reader sees every
     event once."""
-    harness = make_harness(small(events_per_log=2_000))
-    env = lake_env(harness, s3_bucket, RAPID7_LOG_IDS=LOG)
-    assert harness.cli("run", *span(harness), env=env).returncode == 0
-    uri = table_uri(harness, s3_bucket, LOG)
-    lost = DeltaTable(uri, storage_options=s3_bucket.storage_options()).file_uris()[0]
+    harness, env, uri, lost = ingested(make_harness, s3_bucket)
     s3_bucket.filesystem().delete_file(lost.removeprefix("s3://"))
     first = span(harness, end_ms=harness.start_ms + 15 * 60_000)
 
@@ -94,11 +103,7 @@ def test_a_damaged_file_still_there_is_refused_in_one_line_naming_it(
     """A listed file overwritten with bytes that are not Parquet: verify lists it (exit 1);
     the repair, which only drops files the store lost, refuses with exit 4 naming the file
     and what to do, and changes nothing."""
-    harness = make_harness(small(events_per_log=2_000))
-    env = lake_env(harness, s3_bucket, RAPID7_LOG_IDS=LOG)
-    assert harness.cli("run", *span(harness), env=env).returncode == 0
-    uri = table_uri(harness, s3_bucket, LOG)
-    damaged = DeltaTable(uri, storage_options=s3_bucket.storage_options()).file_uris()[0]
+    harness, env, _, damaged = ingested(make_harness, s3_bucket)
     with s3_bucket.filesystem().open_output_stream(damaged.removeprefix("s3://")) as out:
         out.write(b"not parquet at all")
 

@@ -17,9 +17,9 @@ from .test_sink import (
     ACROSS_MIDNIGHT,
     TABLE,
     WINDOW,
-    Crash,
     FullDisk,
     batch,
+    crash_after_first_rename,
     messages,
     publish,
     published,
@@ -36,24 +36,6 @@ def sink(tmp_path: Path) -> ParquetSink:
 def halves(window: Window) -> tuple[Window, Window]:
     middle = (window.start_ms + window.end_ms) // 2
     return Window(window.start_ms, middle), Window(middle, window.end_ms)
-
-
-def crash_after_first_rename(sink: ParquetSink, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Publish new rows over old ones and die after the first temp is renamed into place,
-    leaving the journal behind: one partition holds the old and new files side by side."""
-    original_move = Storage.move
-    renamed: list[str] = []
-
-    def die_on_second_rename(storage: Storage, source: str, target: str) -> None:
-        if target.endswith(".parquet") and renamed:
-            raise Crash("died after the first rename")
-        renamed.extend([target] if target.endswith(".parquet") else [])
-        original_move(storage, source, target)
-
-    monkeypatch.setattr(Storage, "move", die_on_second_rename)
-    with pytest.raises(Crash):
-        publish(sink, ACROSS_MIDNIGHT, batch(spread(ACROSS_MIDNIGHT, 8), prefix="new"))
-    monkeypatch.setattr(Storage, "move", original_move)
 
 
 def test_compaction_finishes_an_interrupted_publish_before_merging(

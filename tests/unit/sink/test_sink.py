@@ -517,11 +517,9 @@ def test_recover_removes_stale_temps(tmp_path: Path, sink: ParquetSink):
     assert (report.stale, staged(tmp_path)) == (1, [])
 
 
-def test_recover_completes_a_journal(
-    tmp_path: Path, sink: ParquetSink, monkeypatch: pytest.MonkeyPatch
-):
-    """Death after the first of two renames: recover() does the second, then the deletes."""
-    publish(sink, ACROSS_MIDNIGHT, batch(spread(ACROSS_MIDNIGHT, 2), prefix="old"))
+def crash_after_first_rename(sink: ParquetSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Publish new rows over old ones and die after the first temp is renamed into place,
+    leaving the journal behind: one partition holds the old and new files side by side."""
     original_move = Storage.move
     renamed: list[str] = []
 
@@ -535,6 +533,14 @@ def test_recover_completes_a_journal(
     with pytest.raises(Crash):
         publish(sink, ACROSS_MIDNIGHT, batch(spread(ACROSS_MIDNIGHT, 8), prefix="new"))
     monkeypatch.setattr(Storage, "move", original_move)
+
+
+def test_recover_completes_a_journal(
+    tmp_path: Path, sink: ParquetSink, monkeypatch: pytest.MonkeyPatch
+):
+    """Death after the first of two renames: recover() does the second, then the deletes."""
+    publish(sink, ACROSS_MIDNIGHT, batch(spread(ACROSS_MIDNIGHT, 2), prefix="old"))
+    crash_after_first_rename(sink, monkeypatch)
     assert len(messages(tmp_path)) == 6  # 2 old and 4 new side by side until recover
     report = ParquetSink(str(tmp_path)).recover()
     assert (report.journals, report.moved, report.deleted) == (1, 1, 2)
