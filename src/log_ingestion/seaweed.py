@@ -54,6 +54,20 @@ _PORT_FLAGS = (
 )
 
 
+def aws_variables(
+    endpoint_url: str, access_key: str, secret_key: str, region: str
+) -> dict[str, str]:
+    """The AWS variables that reach a plain-HTTP S3 endpoint on loopback; deltalake takes the
+    same names as its `storage_options`."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
+        "AWS_REGION": region,
+        "AWS_ALLOW_HTTP": "true",
+    }
+
+
 class SeaweedServer:
     """`weed mini` on 127.0.0.1: S3 with one identity, data under `root`, ports picked free."""
 
@@ -91,13 +105,7 @@ class SeaweedServer:
 
     def aws_env(self) -> dict[str, str]:
         """The AWS variables (and storage options) that reach this server."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.secret_key,
-            "AWS_REGION": self.region,
-            "AWS_ALLOW_HTTP": "true",
-        }
+        return aws_variables(self.endpoint_url, self.access_key, self.secret_key, self.region)
 
     def start(self, timeout: float = START_TIMEOUT_S) -> SeaweedServer:
         """Start the server and return once a signed S3 request succeeds.

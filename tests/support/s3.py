@@ -28,7 +28,7 @@ import httpx
 import pytest
 from pyarrow import fs
 
-from log_ingestion.seaweed import SeaweedServer, free_ports
+from log_ingestion.seaweed import SeaweedServer, aws_variables, free_ports
 
 __all__ = ["S3Bucket", "SeaweedServer", "create_bucket", "free_ports"]
 
@@ -49,13 +49,7 @@ class S3Bucket:
 
     def storage_options(self) -> dict[str, str]:
         """The `storage_options` deltalake (and polars.read_delta) take for this bucket."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.secret_key,
-            "AWS_REGION": self.region,
-            "AWS_ALLOW_HTTP": "true",
-        }
+        return aws_variables(self.endpoint_url, self.access_key, self.secret_key, self.region)
 
     def env(self) -> dict[str, str]:
         """The same settings as environment variables, for a CLI run as a subprocess."""
