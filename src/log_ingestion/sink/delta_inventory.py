@@ -48,7 +48,8 @@ def delta_inventory(
     """What `table` holds in each of `windows` (on its grid of `window_ms`) at its current
     version."""
     wanted = sorted(set(windows))
-    starts = pa.array(sorted({window.start_ms for window in wanted}), pa.int64())
+    wanted_starts = {window.start_ms for window in wanted}
+    starts = pa.array(sorted(wanted_starts), pa.int64())
     counted: dict[int, tuple[int, int]] = {}
     holding: dict[int, list[str]] = defaultdict(list)
     unreadable: dict[int, list[str]] = defaultdict(list)
@@ -61,7 +62,7 @@ def delta_inventory(
             for path, stamps in listed[day]:
                 keyed = _read(files, path, window_ms)
                 if keyed is None:
-                    for start in _grid_starts(stamps, window_ms, starts):
+                    for start in _grid_starts(stamps, window_ms, wanted_starts):
                         unreadable[start].append(path)
                     continue
                 keyed = keyed.filter(pc.is_in(keyed.column(WINDOW), value_set=starts))
@@ -172,10 +173,10 @@ def _pairs(table: pa.Table) -> Iterable[tuple[int, int]]:
     return zip(table.column(WINDOW).to_pylist(), table.column("count_all").to_pylist(), strict=True)
 
 
-def _grid_starts(stamps: tuple[int, int], window_ms: int, starts: pa.Array | None) -> list[int]:
+def _grid_starts(stamps: tuple[int, int], window_ms: int, wanted: set[int] | None) -> list[int]:
+    """The starts of the grid windows a timestamp range touches (of those `wanted`)."""
     low, high = stamps
     every = range(low // window_ms * window_ms, high + 1, window_ms)
-    wanted = None if starts is None else set(starts.to_pylist())
     return [start for start in every if wanted is None or start in wanted]
 
 
